@@ -1,0 +1,61 @@
+//! What a watch delivers.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Why a watch delivered a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ChangeKind {
+    /// The value when the watch started (only with [`crate::WatchOptions::initial`]).
+    Initial = 0,
+    /// The service's key was written.
+    Put = 1,
+    /// The service's key was deleted; the value is `None`.
+    Delete = 2,
+    /// The history the watch needed was compacted away: this is the current value, read
+    /// anew, and the watch goes on from it. Changes in between are not delivered.
+    Reset = 3,
+}
+
+/// One change of a watched service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The service name, as given to `watch_service`.
+    pub service: String,
+    /// The new value, `None` when the key is absent. Raw bytes: see [`Change::value_str`].
+    pub value: Option<Vec<u8>>,
+    /// The etcd revision of the change (of the read, for `Initial` and `Reset` of an absent key).
+    pub revision: i64,
+    /// Why this was delivered.
+    pub kind: ChangeKind,
+    /// How many older changes were dropped just before this one because the callback was
+    /// slower than the updates (0 unless the watch's queue overflowed).
+    pub skipped: u64,
+}
+
+impl Change {
+    /// The value as text; an error (not a mangled string) when it is not valid UTF-8.
+    pub fn value_str(&self) -> Result<Option<&str>> {
+        match &self.value {
+            None => Ok(None),
+            Some(v) => std::str::from_utf8(v)
+                .map(Some)
+                .map_err(|e| not_utf8(&self.service, e)),
+        }
+    }
+}
+
+pub(crate) fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
+    Error::new(
+        ErrorKind::InvalidValue,
+        format!("the value of service {service:?} is not valid UTF-8 ({e}); read it as bytes"),
+    )
+}
+
+/// What a watch's consumer receives: a change, or an error that it should know of
+/// (the watch itself goes on retrying).
+#[derive(Debug, Clone)]
+pub(crate) enum Delivery {
+    Change(Change),
+    Error(Error),
+}

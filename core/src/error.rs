@@ -1,0 +1,260 @@
+//! The one error type of turtle-finder, with the kinds every face maps.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong, coarse enough for C status codes and Python exception classes.
+///
+/// The numbers are stable: the C ABI returns them as status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u32)]
+pub enum ErrorKind {
+    /// The caller passed something unusable: a malformed endpoint, a service name with `/`.
+    InvalidArgument = 1,
+    /// No member answered: every member tried refused, dropped or never answered the connection.
+    Unavailable = 2,
+    /// The call's deadline passed while a member was still working on it.
+    DeadlineExceeded = 3,
+    /// The cluster refused the credentials or the operation.
+    PermissionDenied = 4,
+    /// The finder (or the watch) was closed.
+    Closed = 5,
+    /// A stored value is not valid UTF-8; the bytes API returns it unchanged.
+    InvalidValue = 6,
+    /// Anything else: a bug or an answer etcd should never give.
+    Internal = 7,
+}
+
+impl ErrorKind {
+    /// A short lowercase name, used in messages and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::DeadlineExceeded => "deadline exceeded",
+            ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::Closed => "closed",
+            ErrorKind::InvalidValue => "invalid value",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// One failed attempt on one member, kept so an error can say what was tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The member's endpoint as configured, e.g. `127.0.0.1:2379`.
+    pub member: String,
+    /// Why that member failed, e.g. `connection refused` or `no answer within 250ms`.
+    pub reason: String,
+}
+
+/// The error of every turtle-finder call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    attempts: Vec<Attempt>,
+}
+
+/// `Result` with turtle-finder's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            attempts: Vec::new(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub(crate) fn closed() -> Self {
+        Error::new(ErrorKind::Closed, "the finder is closed")
+    }
+
+    /// The failure of a call that tried members and ran out of time or members.
+    pub(crate) fn exhausted(
+        op: &str,
+        deadline: Duration,
+        attempts: Vec<Attempt>,
+        connected: bool,
+    ) -> Self {
+        let kind = if connected {
+            ErrorKind::DeadlineExceeded
+        } else {
+            ErrorKind::Unavailable
+        };
+        let what = if connected {
+            format!("{op}: deadline of {deadline:?} exceeded")
+        } else {
+            format!("{op}: no member answered within {deadline:?}")
+        };
+        Error {
+            kind,
+            message: what,
+            attempts,
+        }
+    }
+
+    /// The kind, for matching.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without the list of attempts.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Every member tried and why each failed, oldest first (the last failure per member).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if !self.attempts.is_empty() {
+            f.write_str(" (tried ")?;
+            for (i, a) in self.attempts.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{}: {}", a.member, a.reason)?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// How the pool should treat a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The member could not be reached or did not answer: try another one.
+    Connection(String),
+    /// The member answered but could not serve now (no leader, overloaded): try another one.
+    Retryable(String),
+    /// The answer is final whichever member gives it.
+    Final(Error),
+}
+
+/// Sorts an `etcd-client` error into what the pool should do with it.
+pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
+    use tonic::Code;
+    match err {
+        etcd_client::Error::TransportError(e) => Failure::Connection(short(&e.to_string())),
+        etcd_client::Error::IoError(e) => Failure::Connection(short(&e.to_string())),
+        etcd_client::Error::WatchError(e) => Failure::Connection(short(e)),
+        etcd_client::Error::GRpcStatus(status) => {
+            let msg = short(status.message());
+            match status.code() {
+                // tonic reports refused, reset and broken connections as Unavailable.
+                Code::Unavailable if is_connection_message(status.message()) => {
+                    Failure::Connection(msg)
+                }
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Cancelled
+                | Code::Aborted
+                | Code::ResourceExhausted
+                | Code::Unknown => Failure::Retryable(msg),
+                Code::PermissionDenied | Code::Unauthenticated => {
+                    Failure::Final(Error::new(ErrorKind::PermissionDenied, msg))
+                }
+                Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
+                    Failure::Final(Error::new(ErrorKind::InvalidArgument, msg))
+                }
+                _ => Failure::Final(Error::new(ErrorKind::Internal, msg)),
+            }
+        }
+        other => Failure::Final(Error::new(ErrorKind::Internal, other.to_string())),
+    }
+}
+
+fn is_connection_message(m: &str) -> bool {
+    let m = m.to_ascii_lowercase();
+    [
+        "connect",
+        "transport",
+        "broken pipe",
+        "connection reset",
+        "refused",
+        "h2 protocol",
+        "closed",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+}
+
+/// tonic nests causes into long chains; keep the part a person needs.
+fn short(s: &str) -> String {
+    let s = s.trim();
+    if s.to_ascii_lowercase().contains("connection refused") {
+        return "connection refused".into();
+    }
+    let mut out: String = s.chars().take(200).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_lists_attempts() {
+        let e = Error::exhausted(
+            "get_service",
+            Duration::from_secs(2),
+            vec![
+                Attempt {
+                    member: "127.0.0.1:1".into(),
+                    reason: "connection refused".into(),
+                },
+                Attempt {
+                    member: "127.0.0.1:2".into(),
+                    reason: "no answer within 250ms".into(),
+                },
+            ],
+            false,
+        );
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            e.to_string(),
+            "get_service: no member answered within 2s (tried 127.0.0.1:1: connection refused; 127.0.0.1:2: no answer within 250ms)"
+        );
+    }
+
+    #[test]
+    fn status_codes_are_sorted() {
+        let refused = etcd_client::Error::GRpcStatus(tonic::Status::unavailable(
+            "error trying to connect: tcp connect error: Connection refused (os error 111)",
+        ));
+        assert_eq!(
+            classify(&refused),
+            Failure::Connection("connection refused".into())
+        );
+        let no_leader =
+            etcd_client::Error::GRpcStatus(tonic::Status::unavailable("etcdserver: no leader"));
+        assert!(matches!(classify(&no_leader), Failure::Retryable(_)));
+        let denied = etcd_client::Error::GRpcStatus(tonic::Status::permission_denied(
+            "etcdserver: permission denied",
+        ));
+        assert!(
+            matches!(classify(&denied), Failure::Final(e) if e.kind() == ErrorKind::PermissionDenied)
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! The blocking `ServiceFinder`: its own runtime thread, its own dispatcher thread.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::change::{Change, Delivery};
+use crate::client::{Client, ReadOptions, WatchOptions};
+use crate::config::Config;
+use crate::dispatch::{Dispatcher, Slot};
+use crate::endpoints::Endpoint;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::MemberHealth;
+use crate::runtime::RuntimeThread;
+
+/// Service lookups and watches for code that does not run tokio.
+///
+/// Owns two threads: `turtle-runtime` (all I/O) and `turtle-dispatch` (every callback,
+/// one at a time). All methods may be called from any thread, including from inside a
+/// callback. `close` (or drop) stops and joins both threads.
+///
+/// ```no_run
+/// use turtle_finder::ServiceFinder;
+/// let finder = ServiceFinder::from_env()?;
+/// println!("{:?}", finder.get_service("cdd")?);
+/// finder.watch_service("cdd", |change| println!("Key change: {:?}", change.value_str()))?;
+/// # Ok::<(), turtle_finder::Error>(())
+/// ```
+pub struct ServiceFinder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: Client,
+    runtime: RuntimeThread,
+    dispatcher: Dispatcher,
+    watches: Mutex<HashMap<i64, Arc<Slot>>>,
+    closed: AtomicBool,
+    pid: u32,
+}
+
+impl ServiceFinder {
+    /// A finder for the members in `config`. Connections open lazily: this succeeds with
+    /// every member down, and calls report `Unavailable` until one answers.
+    pub fn new(config: Config) -> Result<ServiceFinder> {
+        let runtime = RuntimeThread::start()?;
+        let client = runtime.block(Client::connect(config))?;
+        let dispatcher = Dispatcher::start()?;
+        let shared = Shared {
+            client,
+            runtime,
+            dispatcher,
+            watches: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            pid: std::process::id(),
+        };
+        Ok(ServiceFinder {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// A finder for `TURTLE_ENDPOINTS` (default `127.0.0.1:2379`).
+    pub fn from_env() -> Result<ServiceFinder> {
+        ServiceFinder::new(Config::from_env()?)
+    }
+
+    /// The settings this finder was made with.
+    pub fn config(&self) -> &Config {
+        self.shared.client.config()
+    }
+
+    /// The value of service `name`, `None` when absent; linearizable unless configured otherwise.
+    pub fn get_service(&self, name: &str) -> Result<Option<String>> {
+        self.get_service_with(name, ReadOptions::default())
+    }
+
+    /// [`ServiceFinder::get_service`] with a deadline or consistency for this call.
+    pub fn get_service_with(&self, name: &str, opts: ReadOptions) -> Result<Option<String>> {
+        let client = self.shared.usable()?;
+        let name = name.to_string();
+        self.shared
+            .runtime
+            .block(async move { client.get_service_with(&name, opts).await })
+    }
+
+    /// The raw bytes of service `name`, for values that are not UTF-8.
+    pub fn get_service_bytes(&self, name: &str, opts: ReadOptions) -> Result<Option<Vec<u8>>> {
+        let client = self.shared.usable()?;
+        let name = name.to_string();
+        self.shared
+            .runtime
+            .block(async move { client.get_service_bytes(&name, opts).await })
+    }
+
+    /// Calls `callback` on the dispatcher thread after every change of service `name`.
+    /// Errors the watch runs into (it keeps retrying) are kept in [`Watch::last_error`].
+    pub fn watch_service<F>(&self, name: &str, callback: F) -> Result<Watch>
+    where
+        F: FnMut(&Change) + Send + 'static,
+    {
+        self.watch_service_with(name, WatchOptions::default(), callback, |_: &Error| {})
+    }
+
+    /// [`ServiceFinder::watch_service`] with options and a callback for errors, which runs
+    /// on the dispatcher thread too.
+    pub fn watch_service_with<F, E>(
+        &self,
+        name: &str,
+        opts: WatchOptions,
+        mut on_change: F,
+        mut on_error: E,
+    ) -> Result<Watch>
+    where
+        F: FnMut(&Change) + Send + 'static,
+        E: FnMut(&Error) + Send + 'static,
+    {
+        let client = self.shared.usable()?;
+        let last_error: Arc<Mutex<Option<Error>>> = Arc::default();
+        let last = last_error.clone();
+        let slot = self.shared.dispatcher.slot(
+            Box::new(move |d| match d {
+                Delivery::Change(c) => on_change(&c),
+                Delivery::Error(e) => {
+                    *last.lock() = Some(e.clone());
+                    on_error(&e);
+                }
+            }),
+            self.config().max_queued_changes,
+        );
+        let sink = slot.clone();
+        let name = name.to_string();
+        let id = self
+            .shared
+            .runtime
+            .block(async move { client.start_watch(&name, opts, sink).await });
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                slot.cancel(self.shared.dispatcher.is_current());
+                return Err(e);
+            }
+        };
+        self.shared.watches.lock().insert(id, slot.clone());
+        if self.shared.closed.load(Ordering::SeqCst) {
+            // close() ran meanwhile and did not see this watch.
+            self.shared.cancel(id, &slot);
+            return Err(Error::closed());
+        }
+        Ok(Watch {
+            id,
+            slot,
+            shared: Arc::downgrade(&self.shared),
+            last_error,
+        })
+    }
+
+    /// The member lookups go to first.
+    pub fn preferred_member(&self) -> Endpoint {
+        self.shared.client.preferred_member()
+    }
+
+    /// Each member's health as the pool sees it.
+    pub fn member_health(&self) -> Vec<MemberHealth> {
+        self.shared.client.member_health()
+    }
+
+    /// Callbacks queued on the dispatcher, waiting to run.
+    pub fn callback_queue_len(&self) -> usize {
+        self.shared.dispatcher.queue_len()
+    }
+
+    /// Cancels every watch, stops both threads and joins them. No callback runs after it
+    /// returns (from inside a callback: none after the current one). Idempotent; later
+    /// calls fail with [`ErrorKind::Closed`].
+    pub fn close(&self) {
+        self.shared.close();
+    }
+}
+
+impl Drop for ServiceFinder {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl Shared {
+    /// The client, unless closed or forked away from.
+    fn usable(&self) -> Result<Client> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::closed());
+        }
+        if std::process::id() != self.pid {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "this finder was made in the parent process before fork(); make a new one in the child",
+            ));
+        }
+        Ok(self.client.clone())
+    }
+
+    fn cancel(&self, id: i64, slot: &Slot) {
+        slot.cancel(self.dispatcher.is_current());
+        self.watches.lock().remove(&id);
+        self.runtime.enter(|| self.client.stop_watch(id));
+    }
+
+    fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();
+        for (id, slot) in slots {
+            self.cancel(id, &slot);
+        }
+        self.dispatcher.stop();
+        if std::process::id() == self.pid {
+            self.runtime.stop();
+        }
+    }
+}
+
+/// A running watch. Dropping the handle does not stop the watch (like the seed's
+/// watcher thread, it lives until cancelled or the finder closes); `cancel` does.
+pub struct Watch {
+    id: i64,
+    slot: Arc<Slot>,
+    shared: Weak<Shared>,
+    last_error: Arc<Mutex<Option<Error>>>,
+}
+
+impl Watch {
+    /// Stops the watch. Once this returns the callback is never invoked again; from
+    /// inside that callback, no invocation follows the current one. Idempotent, never
+    /// deadlocks, and safe from any thread.
+    pub fn cancel(&self) {
+        match self.shared.upgrade() {
+            Some(shared) => shared.cancel(self.id, &self.slot),
+            None => self.slot.cancel(false),
+        }
+    }
+
+    /// Whether `cancel` was called or the finder closed.
+    pub fn is_cancelled(&self) -> bool {
+        self.slot.is_cancelled()
+    }
+
+    /// The last error the watch reported (it keeps retrying after errors).
+    pub fn last_error(&self) -> Option<Error> {
+        self.last_error.lock().clone()
+    }
+
+    /// This watch's id, unique within its finder.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}

@@ -1,0 +1,31 @@
+//! turtle-finder: service discovery on etcd v3 whose lookups keep working while a member
+//! is down and whose watches never silently die.
+//!
+//! Two faces over one engine:
+//! - [`ServiceFinder`], blocking: owns a runtime thread (`turtle-runtime`) and a dispatcher
+//!   thread (`turtle-dispatch`) that runs every callback, one at a time.
+//! - [`Client`], async, for programs that already run tokio.
+//!
+//! Both share the failover pool (one lazily connected channel per member, hedged retries
+//! across members within a deadline, background re-probes) and the watch hub (one watch
+//! stream for all watches, resumed on another member from the last delivered revision + 1).
+
+mod change;
+mod client;
+mod config;
+mod dispatch;
+mod endpoints;
+mod error;
+mod finder;
+mod mailbox;
+mod pool;
+mod runtime;
+mod watch;
+
+pub use change::{Change, ChangeKind};
+pub use client::{Client, ReadOptions, WatchOptions, WatchStream};
+pub use config::{Config, Consistency};
+pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
+pub use error::{Attempt, Error, ErrorKind, Result};
+pub use finder::{ServiceFinder, Watch};
+pub use pool::MemberHealth;

@@ -1,0 +1,78 @@
+//! The `turtle-runtime` thread: the tokio runtime a blocking finder owns.
+
+use std::future::Future;
+
+use parking_lot::Mutex;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub(crate) struct RuntimeThread {
+    handle: Handle,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    join: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl RuntimeThread {
+    pub(crate) fn start() -> Result<RuntimeThread> {
+        let internal = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("cannot start the runtime thread: {e}"),
+            )
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(internal)?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let join = std::thread::Builder::new()
+            .name("turtle-runtime".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Dropping the runtime here ends every task: watches, probes, requests.
+                drop(rt);
+            })
+            .map_err(internal)?;
+        Ok(RuntimeThread {
+            handle,
+            stop: Mutex::new(Some(stop)),
+            join: Mutex::new(Some(join)),
+        })
+    }
+
+    /// Runs `fut` on the runtime thread and waits for it. Works from any thread that is
+    /// not the runtime thread, including threads inside another tokio runtime.
+    pub(crate) fn block<T, F>(&self, fut: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        // A runtime that shut down drops the task, and with it the sender.
+        rx.recv().unwrap_or_else(|_| Err(Error::closed()))
+    }
+
+    /// Runs `f` inside the runtime's context (for spawning).
+    pub(crate) fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.handle.enter();
+        f()
+    }
+
+    /// Ends every task and joins the thread.
+    pub(crate) fn stop(&self) {
+        if let Some(stop) = self.stop.lock().take() {
+            let _ = stop.send(());
+        }
+        if let Some(join) = self.join.lock().take() {
+            let _ = join.join();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `turtle-cluster`: the Rust test cluster for the C and Python tests.
+//!
+//! Starts a cluster, prints one JSON line `{"endpoints": [...], "pids": [...]}`, then
+//! answers one JSON line per command read from stdin:
+//! `kill I`, `stop I`, `cont I`, `restart I`, `leader`, `put KEY VALUE`, `delete KEY`,
+//! `compact REV`, `pids`. It stops the cluster and exits when stdin closes (so a crashed
+//! test never leaves etcd behind) or on `quit`.
+//!
+//! Usage: `turtle-cluster [--members N] [-- extra etcd flags...]`
+
+use std::io::{BufRead, Write};
+
+use serde_json::json;
+use turtle_tests::{Cluster, ClusterOptions};
+
+fn main() {
+    let mut opts = ClusterOptions::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--members" => {
+                opts.members = match args.next().and_then(|n| n.parse().ok()) {
+                    Some(n) if n > 0 => n,
+                    _ => fail("--members takes a number above 0"),
+                }
+            }
+            "--" => opts.extra_args.extend(args.by_ref()),
+            "-h" | "--help" => {
+                println!("usage: turtle-cluster [--members N] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, leader, put K V, delete K, compact REV, pids, quit");
+                return;
+            }
+            other => fail(&format!("unknown argument {other:?}")),
+        }
+    }
+    let mut cluster = Cluster::start_with(opts);
+    let mut out = std::io::stdout().lock();
+    say(
+        &mut out,
+        json!({"endpoints": cluster.endpoints(), "pids": pids(&cluster)}),
+    );
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let index = |w: Option<&&str>| {
+            w.and_then(|s| s.parse::<usize>().ok())
+                .filter(|&i| i < cluster.len())
+        };
+        let reply = match (words.first().copied(), index(words.get(1))) {
+            (Some("quit"), _) => break,
+            (Some("kill"), Some(i)) => {
+                cluster.kill(i);
+                json!({"ok": true})
+            }
+            (Some("stop"), Some(i)) => {
+                cluster.stop(i);
+                json!({"ok": true})
+            }
+            (Some("cont"), Some(i)) => {
+                cluster.cont(i);
+                json!({"ok": true})
+            }
+            (Some("restart"), Some(i)) => {
+                cluster.restart(i);
+                json!({"ok": true, "pids": pids(&cluster)})
+            }
+            (Some("leader"), _) => {
+                json!({"ok": true, "leader": (0..cluster.len()).find_map(|i| cluster.leader_via(i))})
+            }
+            (Some("pids"), _) => json!({"ok": true, "pids": pids(&cluster)}),
+            (Some("put"), _) if words.len() >= 3 => {
+                let live = live_member(&cluster);
+                json!({"ok": true, "revision": cluster.put_via(live, words[1], words[2..].join(" "))})
+            }
+            (Some("delete"), _) if words.len() == 2 => {
+                let live = live_member(&cluster);
+                json!({"ok": true, "revision": cluster.delete_via(live, words[1])})
+            }
+            (Some("compact"), _) => match words.get(1).and_then(|r| r.parse::<i64>().ok()) {
+                Some(rev) => {
+                    cluster.compact_via(live_member(&cluster), rev);
+                    json!({"ok": true})
+                }
+                None => json!({"ok": false, "error": "compact takes a revision"}),
+            },
+            _ => json!({"ok": false, "error": format!("unknown command {line:?}")}),
+        };
+        say(&mut out, reply);
+    }
+}
+
+fn live_member(c: &Cluster) -> usize {
+    (0..c.len()).find(|&i| c.pid(i).is_some()).unwrap_or(0)
+}
+
+fn pids(c: &Cluster) -> Vec<Option<u32>> {
+    (0..c.len()).map(|i| c.pid(i)).collect()
+}
+
+fn say(out: &mut impl Write, v: serde_json::Value) {
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("turtle-cluster: {msg}");
+    std::process::exit(2);
+}

@@ -1,0 +1,397 @@
+//! A real etcd cluster of N members on 127.0.0.1, for tests and demos.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to start a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Number of members (default 3).
+    pub members: usize,
+    /// More etcd flags for every member, e.g. `--enable-v2`.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            members: 3,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+struct Member {
+    name: String,
+    client_port: u16,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+/// A running etcd cluster. Every member is killed and its data removed on drop (also when
+/// a test panics); members also die with the thread that started them (`PR_SET_PDEATHSIG`),
+/// so none outlives a crashed test run.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    etcd: PathBuf,
+    members: Vec<Member>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// The etcd binary: `ETCD_BIN`, else `etcd` from `PATH`.
+fn etcd_binary() -> PathBuf {
+    std::env::var_os("ETCD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("etcd"))
+}
+
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    // Hold all listeners until every port is chosen, so no two are the same.
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
+impl Cluster {
+    /// Starts a 3-member cluster and waits until every member has a leader.
+    pub fn start() -> Cluster {
+        Cluster::start_with(ClusterOptions::default())
+    }
+
+    /// Starts a cluster as `opts` says; panics with etcd's log when it does not come up.
+    pub fn start_with(opts: ClusterOptions) -> Cluster {
+        let mut last = String::new();
+        // A port taken between choosing and binding makes a member exit: try anew.
+        for _ in 0..3 {
+            match Cluster::try_start(&opts) {
+                Ok(c) => return c,
+                Err(e) => last = e,
+            }
+        }
+        panic!("etcd test cluster did not start: {last}");
+    }
+
+    fn try_start(opts: &ClusterOptions) -> Result<Cluster, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("turtle-etcd-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let ports = free_ports(2 * opts.members).map_err(|e| e.to_string())?;
+        let names: Vec<String> = (0..opts.members).map(|i| format!("m{i}")).collect();
+        let initial: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{n}=http://127.0.0.1:{}", ports[2 * i + 1]))
+            .collect();
+        let token = format!("turtle-{}-{}", std::process::id(), dir.path().display());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut cluster = Cluster {
+            dir,
+            etcd: etcd_binary(),
+            members: Vec::new(),
+            rt,
+        };
+        for (i, name) in names.iter().enumerate() {
+            let (cport, pport) = (ports[2 * i], ports[2 * i + 1]);
+            let data = cluster.dir.path().join(name);
+            let mut args: Vec<String> = vec![
+                "--name".into(),
+                name.clone(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--listen-client-urls".into(),
+                format!("http://127.0.0.1:{cport}"),
+                "--advertise-client-urls".into(),
+                format!("http://127.0.0.1:{cport}"),
+                "--listen-peer-urls".into(),
+                format!("http://127.0.0.1:{pport}"),
+                "--initial-advertise-peer-urls".into(),
+                format!("http://127.0.0.1:{pport}"),
+                "--initial-cluster".into(),
+                initial.join(","),
+                "--initial-cluster-token".into(),
+                token.clone(),
+                "--initial-cluster-state".into(),
+                "new".into(),
+                // Lets clients ping often enough to find a hung member in about a second.
+                "--grpc-keepalive-min-time".into(),
+                "100ms".into(),
+                "--logger".into(),
+                "zap".into(),
+                "--log-outputs".into(),
+                "stderr".into(),
+                "--log-level".into(),
+                "warn".into(),
+            ];
+            args.extend(opts.extra_args.iter().cloned());
+            cluster.members.push(Member {
+                name: name.clone(),
+                client_port: cport,
+                args,
+                child: None,
+            });
+        }
+        for i in 0..cluster.members.len() {
+            cluster
+                .spawn(i)
+                .map_err(|e| format!("cannot run {}: {e}", cluster.etcd.display()))?;
+        }
+        for i in 0..cluster.members.len() {
+            cluster.wait_ready(i, Duration::from_secs(30))?;
+        }
+        Ok(cluster)
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir
+            .path()
+            .join(format!("{}.log", self.members[i].name))
+    }
+
+    fn spawn(&mut self, i: usize) -> std::io::Result<()> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))?;
+        let mut cmd = Command::new(&self.etcd);
+        cmd.args(&self.members[i].args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.members[i].child = Some(cmd.spawn()?);
+        Ok(())
+    }
+
+    /// Waits until member `i` answers and knows a leader.
+    fn wait_ready(&mut self, i: usize, limit: Duration) -> Result<(), String> {
+        let end = Instant::now() + limit;
+        let endpoint = self.endpoint(i);
+        loop {
+            if let Some(child) = self.members[i].child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "{} exited with {status}: {}",
+                        self.members[i].name,
+                        self.log_tail(i)
+                    ));
+                }
+            }
+            let ok = self.rt.block_on(async {
+                let opts = etcd_client::ConnectOptions::new()
+                    .with_connect_timeout(Duration::from_millis(500))
+                    .with_timeout(Duration::from_millis(500));
+                let mut c = etcd_client::Client::connect([endpoint.as_str()], Some(opts))
+                    .await
+                    .ok()?;
+                let s = c.status().await.ok()?;
+                (s.leader() != 0).then_some(())
+            });
+            if ok.is_some() {
+                return Ok(());
+            }
+            if Instant::now() > end {
+                return Err(format!(
+                    "{} not ready within {limit:?}: {}",
+                    self.members[i].name,
+                    self.log_tail(i)
+                ));
+            }
+            // Polling: etcd offers no readiness event to wait on.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Always false: a cluster has members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Member `i`'s client endpoint, `127.0.0.1:PORT`.
+    pub fn endpoint(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.members[i].client_port)
+    }
+
+    /// Every member's client endpoint.
+    pub fn endpoints(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.endpoint(i)).collect()
+    }
+
+    /// The index of the member with this endpoint.
+    pub fn index_of(&self, endpoint: &str) -> Option<usize> {
+        (0..self.len()).find(|&i| self.endpoint(i) == endpoint)
+    }
+
+    /// Process id of member `i`, if running.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.members[i].child.as_ref().map(|c| c.id())
+    }
+
+    /// The data directory of the whole cluster.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn signal(&self, i: usize, sig: libc::c_int) {
+        let pid = self.pid(i).expect("member is running");
+        // SAFETY: plain syscall on a child we own.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
+    /// SIGKILLs member `i` and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOPs member `i`: it keeps its sockets but answers nothing (a hung member).
+    pub fn stop(&self, i: usize) {
+        self.signal(i, libc::SIGSTOP);
+    }
+
+    /// SIGCONTs member `i`.
+    pub fn cont(&self, i: usize) {
+        self.signal(i, libc::SIGCONT);
+    }
+
+    /// Starts member `i` again on its data and ports, and waits until it is ready.
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        self.spawn(i).expect("restart etcd member");
+        if let Err(e) = self.wait_ready(i, Duration::from_secs(30)) {
+            panic!("member {i} did not come back: {e}");
+        }
+    }
+
+    /// A raw `etcd-client` connected to member `i` only, and the runtime to drive it.
+    pub fn client(&self, i: usize) -> (etcd_client::Client, &tokio::runtime::Runtime) {
+        let c = self
+            .rt
+            .block_on(etcd_client::Client::connect([self.endpoint(i)], None))
+            .expect("connect");
+        (c, &self.rt)
+    }
+
+    /// Runs `op` on a client of member `i`, retrying for up to 15 s while the cluster
+    /// elects a leader (writes during an election fail with "request timed out").
+    fn with_retry<T, F, Fut>(&self, i: usize, what: &str, op: F) -> T
+    where
+        F: Fn(etcd_client::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let (c, rt) = self.client(i);
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            match rt.block_on(op(c.clone())) {
+                Ok(v) => return v,
+                Err(e) if Instant::now() < end => {
+                    let _ = e;
+                    // Polling: an election has no event a client can wait on.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("{what} through member {i}: {e}"),
+            }
+        }
+    }
+
+    /// Writes `key` through member `i`; returns the revision of the write.
+    pub fn put_via(&self, i: usize, key: &str, value: impl Into<Vec<u8>>) -> i64 {
+        let value = value.into();
+        let resp = self.with_retry(i, "put", |mut c| {
+            let value = value.clone();
+            async move { c.put(key, value, None).await }
+        });
+        resp.header().expect("header").revision()
+    }
+
+    /// Deletes `key` through member `i`; returns the revision.
+    pub fn delete_via(&self, i: usize, key: &str) -> i64 {
+        let resp = self.with_retry(
+            i,
+            "delete",
+            |mut c| async move { c.delete(key, None).await },
+        );
+        resp.header().expect("header").revision()
+    }
+
+    /// Compacts the history up to `revision` (through member `i`), waiting until it is physical.
+    pub fn compact_via(&self, i: usize, revision: i64) {
+        self.with_retry(i, "compact", |mut c| async move {
+            c.compact(
+                revision,
+                Some(etcd_client::CompactionOptions::new().with_physical()),
+            )
+            .await
+        });
+    }
+
+    /// The index of the current leader, asking member `i`.
+    pub fn leader_via(&self, i: usize) -> Option<usize> {
+        let (mut c, rt) = self.client(i);
+        let leader = rt.block_on(c.status()).ok()?.leader();
+        let list = rt.block_on(c.member_list()).ok()?;
+        let m = list.members().iter().find(|m| m.id() == leader)?;
+        self.members.iter().position(|x| x.name == m.name())
+    }
+
+    /// Runs `etcdctl` against every member with these arguments; returns its stdout.
+    pub fn etcdctl(&self, args: &[&str]) -> String {
+        let out = Command::new(std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "etcdctl".into()))
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoints().join(",")))
+            .args(args)
+            .output()
+            .expect("run etcdctl");
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("etcdctl output is UTF-8")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for m in &mut self.members {
+            if let Some(mut child) = m.child.take() {
+                // SIGKILL also ends a stopped process.
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
