@@ -196,6 +196,12 @@ impl Client {
     pub fn member_health(&self) -> Vec<MemberHealth> {
         self.inner.pool.health()
     }
+
+    /// The member whose watch stream carries this client's watches now (`None` while
+    /// there are no watches or the stream is moving).
+    pub fn watch_member(&self) -> Option<Endpoint> {
+        self.inner.hub.serving()
+    }
 }
 
 /// Reads one key through the pool: the value with its mod revision, and the read's revision.
@@ -271,5 +277,17 @@ impl WatchStream {
 impl Drop for WatchStream {
     fn drop(&mut self) {
         self.cancel();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("endpoints", &self.config().endpoints()).finish()
+    }
+}
+
+impl std::fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchStream").field("id", &self.id).finish()
     }
 }

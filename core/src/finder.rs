@@ -166,6 +166,11 @@ impl ServiceFinder {
         self.shared.client.member_health()
     }
 
+    /// The member whose watch stream carries this finder's watches now.
+    pub fn watch_member(&self) -> Option<Endpoint> {
+        self.shared.client.watch_member()
+    }
+
     /// Callbacks queued on the dispatcher, waiting to run.
     pub fn callback_queue_len(&self) -> usize {
         self.shared.dispatcher.queue_len()
@@ -254,5 +259,20 @@ impl Watch {
     /// This watch's id, unique within its finder.
     pub fn id(&self) -> i64 {
         self.id
+    }
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").field("id", &self.id).field("cancelled", &self.is_cancelled()).finish()
+    }
+}
+
+impl std::fmt::Debug for ServiceFinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceFinder")
+            .field("endpoints", &self.config().endpoints())
+            .field("closed", &self.shared.closed.load(Ordering::SeqCst))
+            .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! another member on failure and resumed from the last delivered revision + 1.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::{interval, sleep, timeout, Instant, MissedTickBehavior};
 
 use crate::change::{Change, ChangeKind, Delivery};
+use crate::endpoints::Endpoint;
 use crate::error::{classify, Error, ErrorKind, Failure};
 use crate::pool::{round_backoff, Member, Pool};
 
@@ -35,13 +37,23 @@ pub(crate) enum Cmd {
 #[derive(Clone)]
 pub(crate) struct Hub {
     tx: mpsc::UnboundedSender<Cmd>,
+    serving: Serving,
 }
+
+/// The member whose stream carries the watches now, if any.
+type Serving = Arc<parking_lot::Mutex<Option<Endpoint>>>;
 
 impl Hub {
     pub(crate) fn start(pool: Arc<Pool>) -> Hub {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
-        Hub { tx }
+        let serving = Serving::default();
+        tokio::spawn(run(pool, rx, serving.clone()));
+        Hub { tx, serving }
+    }
+
+    /// The member serving the watch stream now.
+    pub(crate) fn serving(&self) -> Option<Endpoint> {
+        self.serving.lock().clone()
     }
 
     pub(crate) fn add(&self, id: i64, entry: Entry) -> bool {
@@ -66,7 +78,7 @@ enum Outcome {
 
 type Watches = HashMap<i64, Entry>;
 
-async fn run(pool: Arc<Pool>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+async fn run(pool: Arc<Pool>, mut rx: mpsc::UnboundedReceiver<Cmd>, serving: Serving) {
     let mut watches: Watches = HashMap::new();
     let mut backoff = round_backoff();
     let mut failed_in_row = 0usize;
@@ -79,7 +91,9 @@ async fn run(pool: Arc<Pool>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             }
         }
         let member = pool.order().swap_remove(0);
-        match serve(&pool, &member, &mut watches, &mut rx).await {
+        let outcome = serve(&pool, &member, &mut watches, &mut rx, &serving).await;
+        *serving.lock() = None;
+        match outcome {
             Outcome::Shutdown => return,
             Outcome::Idle => {}
             Outcome::Failed { reason, served } => {
@@ -139,10 +153,20 @@ fn apply(watches: &mut Watches, cmd: Cmd) {
     }
 }
 
-fn create_request(id: i64, e: &Entry) -> etcd_client::WatchOptions {
-    etcd_client::WatchOptions::new()
-        .with_watch_id(id)
-        .with_start_revision(e.next_rev)
+/// Ids of watches on etcd streams, never reused: etcd keeps a compacted watch's id
+/// taken on its stream, so a re-created watch needs a new one.
+static STREAM_IDS: AtomicI64 = AtomicI64::new(1);
+
+/// The create request of watch `id`, under a fresh stream id recorded in `by_stream`.
+fn create_request(id: i64, e: &Entry, by_stream: &mut HashMap<i64, i64>) -> etcd_client::WatchOptions {
+    let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
+    by_stream.retain(|_, v| *v != id);
+    by_stream.insert(sid, id);
+    etcd_client::WatchOptions::new().with_watch_id(sid).with_start_revision(e.next_rev)
+}
+
+fn stream_id_of(id: i64, by_stream: &HashMap<i64, i64>) -> Option<i64> {
+    by_stream.iter().find(|(_, v)| **v == id).map(|(k, _)| *k)
 }
 
 /// A compacted watch's fresh read: (id, value, revision of the value or read).
@@ -153,6 +177,7 @@ async fn serve(
     member: &Arc<Member>,
     watches: &mut Watches,
     rx: &mut mpsc::UnboundedReceiver<Cmd>,
+    serving: &Serving,
 ) -> Outcome {
     let cfg = &pool.cfg;
     let failed = |reason: String, served: bool| Outcome::Failed { reason, served };
@@ -160,12 +185,13 @@ async fn serve(
     ids.sort_unstable();
     let first = ids[0];
     let mut client = member.watch.clone();
+    let mut by_stream: HashMap<i64, i64> = HashMap::new();
     let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
     let stream = match timeout(
         open_limit,
         client.watch(
             watches[&first].key.clone(),
-            Some(create_request(first, &watches[&first])),
+            Some(create_request(first, &watches[&first], &mut by_stream)),
         ),
     )
     .await
@@ -180,10 +206,11 @@ async fn serve(
         }
     };
     let (mut sender, mut responses) = stream.split();
+    *serving.lock() = Some(member.endpoint.clone());
     for id in &ids[1..] {
         let e = &watches[id];
         if let Err(e) = sender
-            .watch(e.key.clone(), Some(create_request(*id, e)))
+            .watch(e.key.clone(), Some(create_request(*id, e, &mut by_stream)))
             .await
         {
             return failed(reason_of(&e), false);
@@ -202,7 +229,7 @@ async fn serve(
             cmd = rx.recv() => match cmd {
                 None => return Outcome::Shutdown,
                 Some(Cmd::Add(id, e)) => {
-                    let req = create_request(id, &e);
+                    let req = create_request(id, &e, &mut by_stream);
                     let key = e.key.clone();
                     watches.insert(id, e);
                     if let Err(e) = sender.watch(key, Some(req)).await {
@@ -210,8 +237,9 @@ async fn serve(
                     }
                 }
                 Some(Cmd::Remove(id)) => {
-                    if watches.remove(&id).is_some() {
-                        let _ = sender.cancel(id).await;
+                    if let (Some(_), Some(sid)) = (watches.remove(&id), stream_id_of(id, &by_stream)) {
+                        by_stream.remove(&sid);
+                        let _ = sender.cancel(sid).await;
                     }
                     if watches.is_empty() {
                         return Outcome::Idle;
@@ -222,7 +250,7 @@ async fn serve(
                 Ok(Some(resp)) => {
                     last_heard = Instant::now();
                     served = true;
-                    on_response(pool, watches, resp, &reset_tx);
+                    on_response(pool, watches, &by_stream, resp, &reset_tx);
                 }
                 Ok(None) => return failed("the member ended the watch stream".into(), served),
                 Err(e) => return failed(reason_of(&e), served),
@@ -261,7 +289,7 @@ async fn serve(
                         }
                         Err(err) => e.sink.deliver(Delivery::Error(err)),
                     }
-                    let req = create_request(id, e);
+                    let req = create_request(id, e, &mut by_stream);
                     if let Err(err) = sender.watch(e.key.clone(), Some(req)).await {
                         return failed(reason_of(&err), served);
                     }
@@ -286,10 +314,13 @@ fn check_leader(member: Arc<Member>, tx: mpsc::UnboundedSender<bool>) {
 fn on_response(
     pool: &Arc<Pool>,
     watches: &mut Watches,
+    by_stream: &HashMap<i64, i64>,
     resp: etcd_client::WatchResponse,
     resets: &mpsc::UnboundedSender<ResetResult>,
 ) {
-    let id = resp.watch_id();
+    let Some(&id) = by_stream.get(&resp.watch_id()) else {
+        return;
+    };
     let Some(entry) = watches.get_mut(&id) else {
         return;
     };
