@@ -153,11 +153,11 @@ pub(crate) enum Failure {
 pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
     use tonic::Code;
     match err {
-        etcd_client::Error::TransportError(e) => Failure::Connection(short(&e.to_string())),
-        etcd_client::Error::IoError(e) => Failure::Connection(short(&e.to_string())),
+        etcd_client::Error::TransportError(e) => Failure::Connection(short(&chain(e))),
+        etcd_client::Error::IoError(e) => Failure::Connection(short(&chain(e))),
         etcd_client::Error::WatchError(e) => Failure::Connection(short(e)),
         etcd_client::Error::GRpcStatus(status) => {
-            let msg = short(status.message());
+            let msg = short(&format!("{}: {}", status.message(), chain(status)));
             match status.code() {
                 // tonic reports refused, reset and broken connections as Unavailable.
                 Code::Unavailable if is_connection_message(status.message()) => {
@@ -182,6 +182,18 @@ pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
     }
 }
 
+/// An error with its causes: tonic keeps the useful part ("Connection refused") deep inside.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(&c.to_string());
+        out.push_str(": ");
+        cur = c.source();
+    }
+    out
+}
+
 fn is_connection_message(m: &str) -> bool {
     let m = m.to_ascii_lowercase();
     [
@@ -199,7 +211,7 @@ fn is_connection_message(m: &str) -> bool {
 
 /// tonic nests causes into long chains; keep the part a person needs.
 fn short(s: &str) -> String {
-    let s = s.trim();
+    let s = s.trim().trim_end_matches(':').trim();
     if s.to_ascii_lowercase().contains("connection refused") {
         return "connection refused".into();
     }

@@ -287,6 +287,21 @@ impl Cluster {
         self.signal(i, libc::SIGCONT);
     }
 
+    /// Starts member `i` again without waiting (to bring several back at once).
+    pub fn spawn_only(&mut self, i: usize) {
+        self.kill(i);
+        self.spawn(i).expect("start etcd member");
+    }
+
+    /// Waits until every member answers and knows a leader.
+    pub fn wait_all_ready(&mut self) {
+        for i in 0..self.len() {
+            if let Err(e) = self.wait_ready(i, Duration::from_secs(30)) {
+                panic!("member {i} did not come back: {e}");
+            }
+        }
+    }
+
     /// Starts member `i` again on its data and ports, and waits until it is ready.
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
@@ -356,6 +371,34 @@ impl Cluster {
             )
             .await
         });
+    }
+
+    /// Every put (`Some(value)`) and delete (`None`) of `key` from revision `from` through
+    /// `to`, as the server's history has them (read with a watch through member `i`).
+    pub fn history(&self, i: usize, key: &str, from: i64, to: i64) -> Vec<(i64, Option<String>)> {
+        let (c, rt) = self.client(i);
+        rt.block_on(async move {
+            let mut wc = c.watch_client();
+            let opts = etcd_client::WatchOptions::new().with_start_revision(from);
+            let mut stream = wc.watch(key, Some(opts)).await.expect("watch history");
+            let mut out = Vec::new();
+            loop {
+                let limit = Duration::from_secs(20);
+                let resp = tokio::time::timeout(limit, stream.message()).await.expect("history in time");
+                let resp = resp.expect("history stream").expect("history stream open");
+                for ev in resp.events() {
+                    let kv = ev.kv().expect("event kv");
+                    let v = match ev.event_type() {
+                        etcd_client::EventType::Put => Some(String::from_utf8(kv.value().to_vec()).expect("utf-8")),
+                        etcd_client::EventType::Delete => None,
+                    };
+                    out.push((kv.mod_revision(), v));
+                    if kv.mod_revision() >= to {
+                        return out;
+                    }
+                }
+            }
+        })
     }
 
     /// The index of the current leader, asking member `i`.
