@@ -282,7 +282,9 @@ impl Drop for WatchStream {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("endpoints", &self.config().endpoints()).finish()
+        f.debug_struct("Client")
+            .field("endpoints", &self.config().endpoints())
+            .finish()
     }
 }
 

@@ -264,7 +264,10 @@ impl Watch {
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watch").field("id", &self.id).field("cancelled", &self.is_cancelled()).finish()
+        f.debug_struct("Watch")
+            .field("id", &self.id)
+            .field("cancelled", &self.is_cancelled())
+            .finish()
     }
 }
 

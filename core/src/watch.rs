@@ -158,11 +158,17 @@ fn apply(watches: &mut Watches, cmd: Cmd) {
 static STREAM_IDS: AtomicI64 = AtomicI64::new(1);
 
 /// The create request of watch `id`, under a fresh stream id recorded in `by_stream`.
-fn create_request(id: i64, e: &Entry, by_stream: &mut HashMap<i64, i64>) -> etcd_client::WatchOptions {
+fn create_request(
+    id: i64,
+    e: &Entry,
+    by_stream: &mut HashMap<i64, i64>,
+) -> etcd_client::WatchOptions {
     let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
     by_stream.retain(|_, v| *v != id);
     by_stream.insert(sid, id);
-    etcd_client::WatchOptions::new().with_watch_id(sid).with_start_revision(e.next_rev)
+    etcd_client::WatchOptions::new()
+        .with_watch_id(sid)
+        .with_start_revision(e.next_rev)
 }
 
 fn stream_id_of(id: i64, by_stream: &HashMap<i64, i64>) -> Option<i64> {

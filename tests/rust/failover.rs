@@ -17,7 +17,10 @@ fn finder(c: &Cluster) -> Arc<ServiceFinder> {
 }
 
 /// Looks up `cdd` in a loop until stopped; reports each success's time on `ok`.
-fn lookup_loop(f: Arc<ServiceFinder>, stop: Arc<AtomicBool>) -> (Receiver<Instant>, thread::JoinHandle<Vec<String>>) {
+fn lookup_loop(
+    f: Arc<ServiceFinder>,
+    stop: Arc<AtomicBool>,
+) -> (Receiver<Instant>, thread::JoinHandle<Vec<String>>) {
     let (tx, rx) = unbounded();
     let h = thread::spawn(move || {
         let mut errors = Vec::new();
@@ -35,7 +38,10 @@ fn lookup_loop(f: Arc<ServiceFinder>, stop: Arc<AtomicBool>) -> (Receiver<Instan
 
 /// Runs lookups, applies `fault` to the member serving them, and returns the longest gap
 /// between two successes and every error the caller saw.
-fn lookups_across(fault: impl FnOnce(&mut Cluster, usize), undo: impl FnOnce(&mut Cluster, usize)) -> (Duration, Vec<String>) {
+fn lookups_across(
+    fault: impl FnOnce(&mut Cluster, usize),
+    undo: impl FnOnce(&mut Cluster, usize),
+) -> (Duration, Vec<String>) {
     let mut c = Cluster::start();
     c.put_via(0, "/services/cdd", "up");
     let f = finder(&c);
@@ -45,7 +51,9 @@ fn lookups_across(fault: impl FnOnce(&mut Cluster, usize), undo: impl FnOnce(&mu
     for _ in 0..100 {
         times.push(ok.recv_timeout(WAIT).expect("lookups before the fault"));
     }
-    let serving = c.index_of(&f.preferred_member().to_string()).expect("serving member is one of ours");
+    let serving = c
+        .index_of(&f.preferred_member().to_string())
+        .expect("serving member is one of ours");
     fault(&mut c, serving);
     for _ in 0..300 {
         times.push(ok.recv_timeout(WAIT).expect("lookups after the fault"));
@@ -54,21 +62,31 @@ fn lookups_across(fault: impl FnOnce(&mut Cluster, usize), undo: impl FnOnce(&mu
     let errors = h.join().unwrap();
     undo(&mut c, serving);
     let gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
-    assert_ne!(c.index_of(&f.preferred_member().to_string()), Some(serving), "moved off the failed member");
+    assert_ne!(
+        c.index_of(&f.preferred_member().to_string()),
+        Some(serving),
+        "moved off the failed member"
+    );
     (gap, errors)
 }
 
 #[test]
 fn lookups_go_on_when_the_serving_member_is_killed() {
     let (gap, errors) = lookups_across(|c, i| c.kill(i), |_, _| {});
-    println!("SIGKILL of the serving member: longest gap {gap:?}, errors {}", errors.len());
+    println!(
+        "SIGKILL of the serving member: longest gap {gap:?}, errors {}",
+        errors.len()
+    );
     assert!(errors.is_empty(), "errors reached the caller: {errors:?}");
 }
 
 #[test]
 fn lookups_go_on_when_the_serving_member_hangs() {
     let (gap, errors) = lookups_across(|c, i| c.stop(i), |c, i| c.cont(i));
-    println!("SIGSTOP of the serving member: longest gap {gap:?}, errors {}", errors.len());
+    println!(
+        "SIGSTOP of the serving member: longest gap {gap:?}, errors {}",
+        errors.len()
+    );
     assert!(errors.is_empty(), "errors reached the caller: {errors:?}");
 }
 
@@ -83,12 +101,20 @@ fn all_members_down_is_unavailable_within_the_deadline_then_recovers() {
     }
     let deadline = Duration::from_secs(2);
     let start = Instant::now();
-    let e = f.get_service_with("cdd", ReadOptions::deadline(deadline)).unwrap_err();
+    let e = f
+        .get_service_with("cdd", ReadOptions::deadline(deadline))
+        .unwrap_err();
     let took = start.elapsed();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-    assert!(took < deadline + Duration::from_secs(1), "took {took:?} for a {deadline:?} deadline");
+    assert!(
+        took < deadline + Duration::from_secs(1),
+        "took {took:?} for a {deadline:?} deadline"
+    );
     for ep in c.endpoints() {
-        assert!(e.to_string().contains(&format!("{ep}: connection refused")), "names {ep}: {e}");
+        assert!(
+            e.to_string().contains(&format!("{ep}: connection refused")),
+            "names {ep}: {e}"
+        );
     }
     assert_eq!(e.attempts().len(), 3);
     // Members back: the same finder works again.
@@ -105,18 +131,31 @@ fn watch_across(fault: impl FnOnce(&mut Cluster, usize), undo: impl FnOnce(&mut 
     let mut c = Cluster::start();
     let f = finder(&c);
     let (tx, rx) = unbounded::<Change>();
-    let _w = f.watch_service("hist", move |ch| tx.send(ch.clone()).unwrap()).unwrap();
+    let _w = f
+        .watch_service("hist", move |ch| tx.send(ch.clone()).unwrap())
+        .unwrap();
     let first = c.put_via(0, "/services/hist", "start");
-    assert_eq!(rx.recv_timeout(WAIT).unwrap().revision, first, "watch is serving");
-    let watching = c.index_of(&f.watch_member().expect("serving").to_string()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap().revision,
+        first,
+        "watch is serving"
+    );
+    let watching = c
+        .index_of(&f.watch_member().expect("serving").to_string())
+        .unwrap();
     let writer_member = (watching + 1) % c.len();
 
     let (progress_tx, progress) = unbounded::<usize>();
     let writer = {
         let endpoint = c.endpoint(writer_member);
         thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let mut client = rt.block_on(etcd_client::Client::connect([endpoint], None)).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut client = rt
+                .block_on(etcd_client::Client::connect([endpoint], None))
+                .unwrap();
             let mut last = 0;
             for i in 0..500 {
                 // Retried while a new leader is elected; a retry may add a second write,
@@ -142,12 +181,18 @@ fn watch_across(fault: impl FnOnce(&mut Cluster, usize), undo: impl FnOnce(&mut 
     let expected = c.history(writer_member, "/services/hist", first + 1, last);
     let mut got = Vec::new();
     while got.len() < expected.len() {
-        let ch = rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("only {} of {} changes arrived", got.len(), expected.len()));
+        let ch = rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("only {} of {} changes arrived", got.len(), expected.len()));
         got.push((ch.revision, ch.value_str().unwrap().map(str::to_string)));
     }
     assert_eq!(got, expected, "callback log equals the server's history");
     let moved = f.watch_member().map(|e| e.to_string());
-    println!("watch moved from {} to {moved:?}; {} changes, none lost or repeated", c.endpoint(watching), got.len());
+    println!(
+        "watch moved from {} to {moved:?}; {} changes, none lost or repeated",
+        c.endpoint(watching),
+        got.len()
+    );
 }
 
 #[test]

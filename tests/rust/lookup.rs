@@ -13,7 +13,11 @@ fn finder(c: &Cluster) -> ServiceFinder {
 fn present_absent_unicode_and_the_seeds_value() {
     let c = Cluster::start();
     let f = finder(&c);
-    assert_eq!(f.get_service("cdd").unwrap(), None, "absent is None, not an error");
+    assert_eq!(
+        f.get_service("cdd").unwrap(),
+        None,
+        "absent is None, not an error"
+    );
 
     // The seed: etcdctl set /services/cdd '[ "turtle1", "turtle2", "turtle3" ]' (v3 keyspace).
     let seed = r#"[ "turtle1", "turtle2", "turtle3" ]"#;
@@ -21,17 +25,34 @@ fn present_absent_unicode_and_the_seeds_value() {
     assert_eq!(f.get_service("cdd").unwrap().as_deref(), Some(seed));
 
     c.put_via(1, "/services/ünï☃", "värde ☃ 🐢");
-    assert_eq!(f.get_service("ünï☃").unwrap().as_deref(), Some("värde ☃ 🐢"));
+    assert_eq!(
+        f.get_service("ünï☃").unwrap().as_deref(),
+        Some("värde ☃ 🐢")
+    );
 
     c.put_via(2, "/services/empty", "");
-    assert_eq!(f.get_service("empty").unwrap().as_deref(), Some(""), "empty value is not absence");
+    assert_eq!(
+        f.get_service("empty").unwrap().as_deref(),
+        Some(""),
+        "empty value is not absence"
+    );
 
-    let serializable = ReadOptions { deadline: None, consistency: Some(Consistency::Serializable) };
-    assert_eq!(f.get_service_with("cdd", serializable).unwrap().as_deref(), Some(seed));
+    let serializable = ReadOptions {
+        deadline: None,
+        consistency: Some(Consistency::Serializable),
+    };
+    assert_eq!(
+        f.get_service_with("cdd", serializable).unwrap().as_deref(),
+        Some(seed)
+    );
 
     // A value written by us is read back by etcdctl unchanged.
     let v = f.get_service("cdd").unwrap().unwrap();
-    assert_eq!(c.etcdctl(&["get", "--print-value-only", "/services/cdd"]).trim_end(), v);
+    assert_eq!(
+        c.etcdctl(&["get", "--print-value-only", "/services/cdd"])
+            .trim_end(),
+        v
+    );
 }
 
 #[test]
@@ -43,7 +64,11 @@ fn non_utf8_values_are_an_error_or_bytes_never_mangled() {
     let err = f.get_service("binary").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidValue, "{err}");
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
-    assert_eq!(f.get_service_bytes("binary", ReadOptions::default()).unwrap(), Some(raw));
+    assert_eq!(
+        f.get_service_bytes("binary", ReadOptions::default())
+            .unwrap(),
+        Some(raw)
+    );
 }
 
 #[test]
@@ -58,13 +83,26 @@ fn bad_names_and_prefixes_are_invalid_arguments() {
     }
     // A custom prefix reads other keys.
     c.put_via(0, "/other/cdd", "x");
-    let g = ServiceFinder::new(Config::new(c.endpoints()).unwrap().with_prefix("/other/").unwrap()).unwrap();
+    let g = ServiceFinder::new(
+        Config::new(c.endpoints())
+            .unwrap()
+            .with_prefix("/other/")
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(g.get_service("cdd").unwrap().as_deref(), Some("x"));
 }
 
 #[test]
 fn malformed_endpoints_are_rejected_up_front() {
-    for bad in ["", ",", "localhost", "127.0.0.1:notaport", "ftp://127.0.0.1:2379", "127.0.0.1:2379,,"] {
+    for bad in [
+        "",
+        ",",
+        "localhost",
+        "127.0.0.1:notaport",
+        "ftp://127.0.0.1:2379",
+        "127.0.0.1:2379,,",
+    ] {
         let e = Config::new([bad]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}: {e}");
     }
@@ -91,7 +129,9 @@ fn a_short_deadline_is_honoured_per_call() {
     }
     let start = std::time::Instant::now();
     // Hedging asks the next member every 250 ms, so within 1 s all three were asked.
-    let e = f.get_service_with("cdd", ReadOptions::deadline(Duration::from_secs(1))).unwrap_err();
+    let e = f
+        .get_service_with("cdd", ReadOptions::deadline(Duration::from_secs(1)))
+        .unwrap_err();
     let took = start.elapsed();
     for i in 0..c.len() {
         c.cont(i);

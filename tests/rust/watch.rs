@@ -22,7 +22,8 @@ fn recorder() -> (impl FnMut(&Change) + Send + 'static, Receiver<Change>) {
 }
 
 fn next(rx: &Receiver<Change>) -> Change {
-    rx.recv_timeout(WAIT).expect("a change within the wait limit")
+    rx.recv_timeout(WAIT)
+        .expect("a change within the wait limit")
 }
 
 #[test]
@@ -39,11 +40,17 @@ fn every_change_in_order_and_delete_is_none() {
     c.put_via(0, "/services/other", "not watched");
     for (i, rev) in revs.iter().enumerate() {
         let ch = next(&rx);
-        assert_eq!((ch.kind, ch.value_str().unwrap(), ch.revision), (ChangeKind::Put, Some(format!("v{i}").as_str()), *rev));
+        assert_eq!(
+            (ch.kind, ch.value_str().unwrap(), ch.revision),
+            (ChangeKind::Put, Some(format!("v{i}").as_str()), *rev)
+        );
         assert_eq!(ch.skipped, 0);
     }
     let ch = next(&rx);
-    assert_eq!((ch.kind, ch.value.clone(), ch.revision), (ChangeKind::Delete, None, del));
+    assert_eq!(
+        (ch.kind, ch.value.clone(), ch.revision),
+        (ChangeKind::Delete, None, del)
+    );
     assert_eq!(ch.value_str().unwrap(), None);
 }
 
@@ -53,15 +60,35 @@ fn initial_value_first_then_changes_without_a_gap() {
     let f = finder(&c);
     let r0 = c.put_via(0, "/services/cdd", "before");
     let (cb, rx) = recorder();
-    let _w = f.watch_service_with("cdd", WatchOptions::initial(), cb, |_: &turtle_finder::Error| {}).unwrap();
+    let _w = f
+        .watch_service_with(
+            "cdd",
+            WatchOptions::initial(),
+            cb,
+            |_: &turtle_finder::Error| {},
+        )
+        .unwrap();
     let r1 = c.put_via(1, "/services/cdd", "after");
     let first = next(&rx);
-    assert_eq!((first.kind, first.value_str().unwrap(), first.revision), (ChangeKind::Initial, Some("before"), r0));
+    assert_eq!(
+        (first.kind, first.value_str().unwrap(), first.revision),
+        (ChangeKind::Initial, Some("before"), r0)
+    );
     let second = next(&rx);
-    assert_eq!((second.kind, second.value_str().unwrap(), second.revision), (ChangeKind::Put, Some("after"), r1));
+    assert_eq!(
+        (second.kind, second.value_str().unwrap(), second.revision),
+        (ChangeKind::Put, Some("after"), r1)
+    );
 
     let (cb, rx) = recorder();
-    let _w = f.watch_service_with("absent", WatchOptions::initial(), cb, |_: &turtle_finder::Error| {}).unwrap();
+    let _w = f
+        .watch_service_with(
+            "absent",
+            WatchOptions::initial(),
+            cb,
+            |_: &turtle_finder::Error| {},
+        )
+        .unwrap();
     let ch = next(&rx);
     assert_eq!((ch.kind, ch.value), (ChangeKind::Initial, None));
 }
@@ -83,7 +110,11 @@ fn cancel_while_a_slow_callback_runs_waits_for_it_and_ends_all_calls() {
     let (dropped_tx, dropped) = unbounded::<()>();
     let cancel_returned = Arc::new(AtomicBool::new(false));
     let late_calls = Arc::new(AtomicUsize::new(0));
-    let (guard, flag, late) = (DropSignal(dropped_tx), cancel_returned.clone(), late_calls.clone());
+    let (guard, flag, late) = (
+        DropSignal(dropped_tx),
+        cancel_returned.clone(),
+        late_calls.clone(),
+    );
     let w = f
         .watch_service("slow", move |_| {
             let _keep = &guard;
@@ -110,15 +141,24 @@ fn cancel_while_a_slow_callback_runs_waits_for_it_and_ends_all_calls() {
         })
     };
     // The callback is still blocked, so cancel cannot have returned and released it.
-    assert!(dropped.recv_timeout(Duration::from_millis(200)).is_err(), "callback released while running");
+    assert!(
+        dropped.recv_timeout(Duration::from_millis(200)).is_err(),
+        "callback released while running"
+    );
     release.send(()).unwrap();
     canceller.join().unwrap();
-    dropped.try_recv().expect("cancel returned only after releasing the callback");
+    dropped
+        .try_recv()
+        .expect("cancel returned only after releasing the callback");
     for i in 3..10 {
         c.put_via(0, "/services/slow", i.to_string());
     }
     while next(&witness).value_str().unwrap() != Some("9") {}
-    assert_eq!(late_calls.load(Ordering::SeqCst), 0, "callback ran after cancel returned");
+    assert_eq!(
+        late_calls.load(Ordering::SeqCst),
+        0,
+        "callback ran after cancel returned"
+    );
     w.cancel(); // idempotent
     assert!(w.is_cancelled());
 }
@@ -200,12 +240,20 @@ fn a_panicking_callback_leaves_the_dispatcher_alive() {
 #[test]
 fn compaction_while_held_back_delivers_one_reset_and_goes_on() {
     let c = Cluster::start();
-    let proxies: Vec<Proxy> = c.endpoints().iter().map(|e| Proxy::start(e).unwrap()).collect();
+    let proxies: Vec<Proxy> = c
+        .endpoints()
+        .iter()
+        .map(|e| Proxy::start(e).unwrap())
+        .collect();
     let cfg = Config::new(proxies.iter().map(|p| p.endpoint())).unwrap();
     let f = ServiceFinder::new(cfg).unwrap();
     let (cb, rx) = recorder();
     let (etx, errors) = unbounded();
-    let _w = f.watch_service_with("cdd", WatchOptions::default(), cb, move |e| etx.send(e.clone()).unwrap()).unwrap();
+    let _w = f
+        .watch_service_with("cdd", WatchOptions::default(), cb, move |e| {
+            etx.send(e.clone()).unwrap()
+        })
+        .unwrap();
     c.put_via(0, "/services/cdd", "v1");
     assert_eq!(next(&rx).value_str().unwrap(), Some("v1"));
 
@@ -219,16 +267,24 @@ fn compaction_while_held_back_delivers_one_reset_and_goes_on() {
     }
     c.compact_via(0, last);
     // The finder notices it is cut off and says so through the error callback.
-    let e = errors.recv_timeout(WAIT).expect("an error while every member is unreachable");
+    let e = errors
+        .recv_timeout(WAIT)
+        .expect("an error while every member is unreachable");
     assert_eq!(e.kind(), turtle_finder::ErrorKind::Unavailable, "{e}");
     for p in &proxies {
         p.set(Mode::Pass);
     }
     let reset = next(&rx);
-    assert_eq!((reset.kind, reset.value_str().unwrap(), reset.revision), (ChangeKind::Reset, Some("v5"), last));
+    assert_eq!(
+        (reset.kind, reset.value_str().unwrap(), reset.revision),
+        (ChangeKind::Reset, Some("v5"), last)
+    );
     let r6 = c.put_via(1, "/services/cdd", "v6");
     let ch = next(&rx);
-    assert_eq!((ch.kind, ch.value_str().unwrap(), ch.revision), (ChangeKind::Put, Some("v6"), r6));
+    assert_eq!(
+        (ch.kind, ch.value_str().unwrap(), ch.revision),
+        (ChangeKind::Put, Some("v6"), r6)
+    );
     assert!(rx.try_recv().is_err(), "exactly one reset");
 }
 
@@ -239,8 +295,14 @@ fn calls_after_close_fail_as_closed() {
     let w = f.watch_service("x", |_| {}).unwrap();
     f.close();
     assert!(w.is_cancelled());
-    assert_eq!(f.get_service("x").unwrap_err().kind(), turtle_finder::ErrorKind::Closed);
-    assert_eq!(f.watch_service("x", |_| {}).unwrap_err().kind(), turtle_finder::ErrorKind::Closed);
+    assert_eq!(
+        f.get_service("x").unwrap_err().kind(),
+        turtle_finder::ErrorKind::Closed
+    );
+    assert_eq!(
+        f.watch_service("x", |_| {}).unwrap_err().kind(),
+        turtle_finder::ErrorKind::Closed
+    );
     f.close(); // idempotent
     w.cancel();
 }

@@ -384,12 +384,16 @@ impl Cluster {
             let mut out = Vec::new();
             loop {
                 let limit = Duration::from_secs(20);
-                let resp = tokio::time::timeout(limit, stream.message()).await.expect("history in time");
+                let resp = tokio::time::timeout(limit, stream.message())
+                    .await
+                    .expect("history in time");
                 let resp = resp.expect("history stream").expect("history stream open");
                 for ev in resp.events() {
                     let kv = ev.kv().expect("event kv");
                     let v = match ev.event_type() {
-                        etcd_client::EventType::Put => Some(String::from_utf8(kv.value().to_vec()).expect("utf-8")),
+                        etcd_client::EventType::Put => {
+                            Some(String::from_utf8(kv.value().to_vec()).expect("utf-8"))
+                        }
                         etcd_client::EventType::Delete => None,
                     };
                     out.push((kv.mod_revision(), v));

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, only when missing: etcd and etcdctl
+# (Debian's etcd-server / etcd-client, 3.4.x) and protoc (etcd-client compiles etcd's
+# protobufs). Idempotent; quiet when everything is there.
+set -euo pipefail
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Debian package may start a system etcd on 127.0.0.1:2379 where an init system runs;
+# the tests never use that port (they choose free ones), so it is left alone.
+etcd --version | head -n 1 >&2
