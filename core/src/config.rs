@@ -68,8 +68,8 @@ impl Config {
             connect_timeout: Duration::from_secs(1),
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(5),
-            watch_check_interval: Duration::from_millis(400),
-            watch_check_timeout: Duration::from_millis(1200),
+            watch_check_interval: Duration::from_millis(300),
+            watch_check_timeout: Duration::from_millis(1000),
             consistency: Consistency::Linearizable,
             max_queued_changes: 1024,
         }
@@ -120,7 +120,7 @@ impl Config {
     }
 
     /// How often the watch stream is checked for life (a progress request), and how long
-    /// it may stay silent before it is moved to another member (defaults 400 ms and 1.2 s).
+    /// it may stay silent before it is moved to another member (defaults 300 ms and 1 s).
     pub fn with_watch_check(mut self, interval: Duration, timeout: Duration) -> Config {
         self.watch_check_interval = interval;
         self.watch_check_timeout = timeout;

@@ -2,7 +2,7 @@
 //! hedged retries across members inside a deadline, and background re-probes.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -36,12 +36,13 @@ pub(crate) struct Member {
     /// leader ends our watch stream instead of keeping it silently idle.
     pub(crate) watch: etcd_client::WatchClient,
     pub(crate) maintenance: etcd_client::MaintenanceClient,
+    /// Read on every request; the details below are only for reports.
+    unhealthy: AtomicBool,
     health: Mutex<Health>,
 }
 
 #[derive(Default)]
 struct Health {
-    unhealthy: bool,
     probing: bool,
     last_error: Option<String>,
 }
@@ -100,6 +101,7 @@ impl Pool {
                 kv: plain.kv_client(),
                 maintenance: plain.maintenance_client(),
                 watch: leader_only.watch_client(),
+                unhealthy: AtomicBool::new(false),
                 health: Mutex::new(Health::default()),
             }));
         }
@@ -115,8 +117,9 @@ impl Pool {
         let n = self.members.len();
         let p = self.preferred.load(Ordering::Relaxed) % n;
         let ring = (0..n).map(|i| &self.members[(p + i) % n]);
-        let (mut ok, bad): (Vec<_>, Vec<_>) =
-            ring.cloned().partition(|m| !m.health.lock().unhealthy);
+        let (mut ok, bad): (Vec<_>, Vec<_>) = ring
+            .cloned()
+            .partition(|m| !m.unhealthy.load(Ordering::Relaxed));
         ok.extend(bad);
         ok
     }
@@ -134,7 +137,7 @@ impl Pool {
                 let h = m.health.lock();
                 MemberHealth {
                     endpoint: m.endpoint.to_string(),
-                    healthy: !h.unhealthy,
+                    healthy: !m.unhealthy.load(Ordering::Relaxed),
                     last_error: h.last_error.clone(),
                 }
             })
@@ -143,14 +146,14 @@ impl Pool {
 
     pub(crate) fn mark_ok(&self, m: &Member) {
         self.preferred.store(m.index, Ordering::Relaxed);
-        m.health.lock().unhealthy = false;
+        m.unhealthy.store(false, Ordering::Relaxed);
     }
 
     /// Takes the member out of the preferred rotation until a background probe answers.
     pub(crate) fn mark_failed(&self, m: &Arc<Member>, reason: &str) {
         let start_probe = {
             let mut h = m.health.lock();
-            h.unhealthy = true;
+            m.unhealthy.store(true, Ordering::Relaxed);
             h.last_error = Some(reason.to_string());
             !std::mem::replace(&mut h.probing, true)
         };
@@ -173,24 +176,61 @@ impl Pool {
         let start = Instant::now();
         let end = start + deadline;
         let hedge = self.cfg.hedge_after;
-        let mut backoff = round_backoff();
-        let mut failures: Vec<Attempt> = Vec::new();
-        let mut answered = false;
         let mut cycle: Vec<Arc<Member>> = self.order();
         cycle.reverse(); // popped from the back
+        let first = cycle.pop().expect("a pool has members");
+        let mut st = Round {
+            failures: Vec::new(),
+            answered: false,
+            pending: vec![(first.index, start)],
+        };
+        let mut first_attempt = Box::pin(attempt(first, &call));
+        // The common case costs one timer: the preferred member answers before the hedge.
+        let early = tokio::select! {
+            biased;
+            r = &mut first_attempt => Some(r),
+            _ = sleep_until(start + hedge.min(deadline)) => None,
+        };
         let mut inflight = FuturesUnordered::new();
-        let mut pending: Vec<(usize, Instant)> = Vec::new(); // member index, launch time
-        let mut launch_at = start;
+        let mut launch_at = Instant::now();
+        match early {
+            Some((m, Ok(v))) => {
+                self.mark_ok(&m);
+                return Ok(v);
+            }
+            Some((m, Err(e))) => {
+                st.pending.clear();
+                self.failed(&m, &e, &mut st)?;
+            }
+            None => inflight.push(first_attempt),
+        }
+        let mut backoff = round_backoff();
         loop {
+            // Launch without a timer when due: a timer set to "now" fires a tick late.
+            if Instant::now() >= launch_at {
+                if cycle.is_empty() {
+                    // A full round was asked: back off, then start over.
+                    cycle = self.order();
+                    cycle.reverse();
+                    launch_at = Instant::now() + backoff.next().unwrap_or(hedge);
+                } else {
+                    let m = cycle.pop().expect("not empty");
+                    if !st.pending.iter().any(|(i, _)| *i == m.index) {
+                        st.pending.push((m.index, Instant::now()));
+                        inflight.push(Box::pin(attempt(m, &call)));
+                        launch_at = Instant::now() + hedge;
+                    }
+                    continue;
+                }
+            }
             tokio::select! {
                 biased;
                 Some((m, res)) = inflight.next(), if !inflight.is_empty() => {
-                    let m: Arc<Member> = m;
-                    pending.retain(|(i, _)| *i != m.index);
-                    let reason = match res {
+                    st.pending.retain(|(i, _)| *i != m.index);
+                    match res {
                         Ok(v) => {
                             let now = Instant::now();
-                            for (i, t) in &pending {
+                            for (i, t) in &st.pending {
                                 if now.duration_since(*t) >= hedge {
                                     self.mark_failed(&self.members[*i], &format!("no answer within {hedge:?}"));
                                 }
@@ -198,46 +238,62 @@ impl Pool {
                             self.mark_ok(&m);
                             return Ok(v);
                         }
-                        Err(e) => match classify(&e) {
-                            Failure::Final(e) => return Err(e),
-                            Failure::Connection(r) => r,
-                            Failure::Retryable(r) => { answered = true; r }
-                        },
-                    };
-                    self.mark_failed(&m, &reason);
-                    record(&mut failures, &m, reason);
-                    launch_at = Instant::now();
-                }
-                _ = sleep_until(launch_at) => {
-                    if cycle.is_empty() {
-                        // A full round was asked: back off, then start over.
-                        cycle = self.order();
-                        cycle.reverse();
-                        launch_at = Instant::now() + backoff.next().unwrap_or(hedge);
-                        continue;
+                        Err(e) => {
+                            self.failed(&m, &e, &mut st)?;
+                            launch_at = Instant::now();
+                        }
                     }
-                    let m = cycle.pop().expect("not empty");
-                    if pending.iter().any(|(i, _)| *i == m.index) {
-                        continue; // still waiting on this member from an earlier round
-                    }
-                    pending.push((m.index, Instant::now()));
-                    let fut = call(m.clone());
-                    inflight.push(async move { (m, fut.await) });
-                    launch_at = Instant::now() + hedge;
                 }
+                _ = sleep_until(launch_at) => {}
                 _ = sleep_until(end) => {
                     let waited = start.elapsed();
-                    for (i, _) in &pending {
+                    for (i, _) in &st.pending {
                         let m = &self.members[*i];
                         let reason = format!("no answer within {waited:.0?}");
                         self.mark_failed(m, &reason);
-                        record(&mut failures, m, reason);
+                        record(&mut st.failures, m, reason);
                     }
-                    return Err(Error::exhausted(op, deadline, failures, answered));
+                    return Err(Error::exhausted(op, deadline, st.failures, st.answered));
                 }
             }
         }
     }
+
+    /// Books a failed attempt; `Err` when the failure is final.
+    fn failed(&self, m: &Arc<Member>, e: &etcd_client::Error, st: &mut Round) -> Result<()> {
+        let reason = match classify(e) {
+            Failure::Final(e) => return Err(e),
+            Failure::Connection(r) => r,
+            Failure::Retryable(r) => {
+                st.answered = true;
+                r
+            }
+        };
+        self.mark_failed(m, &reason);
+        record(&mut st.failures, m, reason);
+        Ok(())
+    }
+}
+
+struct Round {
+    failures: Vec<Attempt>,
+    /// Some member gave a (retryable) answer: running out of time is then a deadline,
+    /// not unavailability.
+    answered: bool,
+    /// Members with an attempt in flight, and when it started.
+    pending: Vec<(usize, Instant)>,
+}
+
+async fn attempt<T, F, Fut>(
+    m: Arc<Member>,
+    call: &F,
+) -> (Arc<Member>, std::result::Result<T, etcd_client::Error>)
+where
+    F: Fn(Arc<Member>) -> Fut,
+    Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let r = call(m.clone()).await;
+    (m, r)
 }
 
 /// Keeps the last failure per member, in the order members first failed.
@@ -267,7 +323,7 @@ async fn probe(member: Weak<Member>) {
         );
         if ok {
             let mut h = m.health.lock();
-            h.unhealthy = false;
+            m.unhealthy.store(false, Ordering::Relaxed);
             h.probing = false;
             return;
         }

@@ -1,0 +1,461 @@
+//! The benchmark: raw `etcd-client` and turtle-finder against one real 3-member cluster in
+//! one run. Prints each figure and its ratio to the raw baseline measured in the same run.
+//!
+//! `make bench` (release build). `BENCH_LOOKUPS` sets the lookups per phase (default 5000).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver};
+use turtle_finder::{Client, Config, ServiceFinder};
+use turtle_tests::Cluster;
+
+/// User + system CPU time of this process so far (etcd members are other processes).
+fn cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+struct Phase {
+    ops_per_s: f64,
+    cpu_per_op: Duration,
+}
+
+/// Runs `n` operations with `f`, measuring wall time and this process's CPU time.
+fn measure(n: usize, f: impl FnOnce()) -> Phase {
+    let (t, c) = (Instant::now(), cpu());
+    f();
+    let (wall, used) = (t.elapsed(), cpu() - c);
+    Phase {
+        ops_per_s: n as f64 / wall.as_secs_f64(),
+        cpu_per_op: used / n as u32,
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn line(name: &str, value: String, ratio: Option<(f64, &str)>) {
+    match ratio {
+        Some((r, target)) => println!("| {name} | {value} | {r:.2}× | {target} |"),
+        None => println!("| {name} | {value} | | |"),
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_LOOKUPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let mut cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    let leader = (0..cluster.len())
+        .find_map(|i| cluster.leader_via(i))
+        .expect("a leader");
+    let follower = (leader + 1) % cluster.len();
+    // Every client reads through the same follower, so all pay the same server path.
+    let ep = cluster.endpoint(follower);
+    let others: Vec<String> = (0..cluster.len())
+        .filter(|&i| i != follower)
+        .map(|i| cluster.endpoint(i))
+        .collect();
+    let ordered: Vec<String> = std::iter::once(ep.clone())
+        .chain(others.iter().cloned())
+        .collect();
+    println!(
+        "cluster: {} (leader {}), lookups per phase: {n}\n",
+        cluster.endpoints().join(", "),
+        cluster.endpoint(leader)
+    );
+    println!("| measure | value | ratio to raw etcd-client | target |");
+    println!("|---|---|---|---|");
+
+    // Raw etcd-client, one task.
+    let raw_rt = rt();
+    let raw = raw_rt
+        .block_on(etcd_client::Client::connect([ep.as_str()], None))
+        .unwrap();
+    let mut kv = raw.kv_client();
+    raw_rt.block_on(async {
+        for _ in 0..200 {
+            kv.get("/services/cdd", None).await.unwrap();
+        }
+    });
+    let base = measure(n, || {
+        raw_rt.block_on(async {
+            for _ in 0..n {
+                kv.get("/services/cdd", None).await.unwrap();
+            }
+        })
+    });
+    line(
+        "raw etcd-client get, one task",
+        format!(
+            "{:.0} ops/s, {:.1?} CPU/op",
+            base.ops_per_s, base.cpu_per_op
+        ),
+        None,
+    );
+
+    // turtle-finder async client, one task.
+    let client = raw_rt
+        .block_on(Client::connect(Config::new(&ordered).unwrap()))
+        .unwrap();
+    raw_rt.block_on(async {
+        for _ in 0..200 {
+            client.get_service("cdd").await.unwrap();
+        }
+    });
+    let asy = measure(n, || {
+        raw_rt.block_on(async {
+            for _ in 0..n {
+                client.get_service("cdd").await.unwrap().unwrap();
+            }
+        })
+    });
+    line(
+        "async Client::get_service, one task",
+        format!("{:.0} ops/s, {:.1?} CPU/op", asy.ops_per_s, asy.cpu_per_op),
+        Some((asy.ops_per_s / base.ops_per_s, "≥ 0.90 (throughput)")),
+    );
+    line(
+        "async Client CPU per lookup",
+        format!("{:.1?}", asy.cpu_per_op),
+        Some((ratio(asy.cpu_per_op, base.cpu_per_op), "≤ 1.20")),
+    );
+
+    // Blocking ServiceFinder, one thread.
+    let finder = Arc::new(ServiceFinder::new(Config::new(&ordered).unwrap()).unwrap());
+    for _ in 0..200 {
+        finder.get_service("cdd").unwrap();
+    }
+    let blk = measure(n, || {
+        for _ in 0..n {
+            finder.get_service("cdd").unwrap().unwrap();
+        }
+    });
+    line(
+        "ServiceFinder::get_service, one thread",
+        format!("{:.0} ops/s", blk.ops_per_s),
+        Some((blk.ops_per_s / base.ops_per_s, "≥ 0.90")),
+    );
+    line(
+        "ServiceFinder CPU per lookup",
+        format!("{:.1?}", blk.cpu_per_op),
+        Some((ratio(blk.cpu_per_op, base.cpu_per_op), "≤ 1.20")),
+    );
+
+    // 8 threads (finder) vs 8 tasks (raw).
+    let raw8 = measure(n, || {
+        raw_rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let mut kv = raw.kv_client();
+                    tokio::spawn(async move {
+                        for _ in 0..n / 8 {
+                            kv.get("/services/cdd", None).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        })
+    });
+    line(
+        "raw etcd-client, 8 tasks",
+        format!(
+            "{:.0} ops/s, {:.1?} CPU/op",
+            raw8.ops_per_s, raw8.cpu_per_op
+        ),
+        None,
+    );
+    let fin8 = measure(n, || {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                let f = finder.clone();
+                thread::spawn(move || {
+                    for _ in 0..n / 8 {
+                        f.get_service("cdd").unwrap().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    line(
+        "ServiceFinder, 8 threads",
+        format!(
+            "{:.0} ops/s, {:.1?} CPU/op",
+            fin8.ops_per_s, fin8.cpu_per_op
+        ),
+        Some((fin8.ops_per_s / raw8.ops_per_s, "(vs raw 8 tasks)")),
+    );
+
+    // put -> callback latency, 2000 changes, raw watch vs finder watch.
+    let changes = 2000;
+    let (raw_tx, raw_rx) = unbounded::<Instant>();
+    let stop_raw = Arc::new(AtomicBool::new(false));
+    let raw_watch = {
+        let ep = ep.clone();
+        let stop = stop_raw.clone();
+        thread::spawn(move || {
+            let rt = rt();
+            rt.block_on(async move {
+                let c = etcd_client::Client::connect([ep.as_str()], None)
+                    .await
+                    .unwrap();
+                let mut stream = c
+                    .watch_client()
+                    .watch("/services/lat-raw", None)
+                    .await
+                    .unwrap();
+                while !stop.load(Ordering::SeqCst) {
+                    match tokio::time::timeout(Duration::from_millis(200), stream.message()).await {
+                        Ok(Ok(Some(resp))) => {
+                            for _ in resp.events() {
+                                let _ = raw_tx.send(Instant::now());
+                            }
+                        }
+                        Ok(_) => break,
+                        Err(_) => {}
+                    }
+                }
+            })
+        })
+    };
+    let (fin_tx, fin_rx) = unbounded::<Instant>();
+    let _w = finder
+        .watch_service("lat", move |_| fin_tx.send(Instant::now()).unwrap())
+        .unwrap();
+    let mut writer = raw.kv_client();
+    let mut lat = |key: &str, rx: &Receiver<Instant>| -> Vec<Duration> {
+        (0..changes)
+            .map(|i| {
+                let t = Instant::now();
+                raw_rt
+                    .block_on(writer.put(key, i.to_string(), None))
+                    .unwrap();
+                rx.recv_timeout(Duration::from_secs(10)).expect("event") - t
+            })
+            .collect()
+    };
+    // Interleave to share any drift of the machine between both.
+    let mut raw_lat = lat("/services/lat-raw", &raw_rx);
+    let mut fin_lat = lat("/services/lat", &fin_rx);
+    raw_lat.extend(lat("/services/lat-raw", &raw_rx));
+    fin_lat.extend(lat("/services/lat", &fin_rx));
+    stop_raw.store(true, Ordering::SeqCst);
+    raw_watch.join().unwrap();
+    let (r50, r99, f50, f99) = (
+        pct(&mut raw_lat, 0.5),
+        pct(&mut raw_lat, 0.99),
+        pct(&mut fin_lat, 0.5),
+        pct(&mut fin_lat, 0.99),
+    );
+    line(
+        "raw watch put→event p50 / p99",
+        format!("{r50:.0?} / {r99:.0?}"),
+        None,
+    );
+    line(
+        "finder put→callback p50",
+        format!("{f50:.0?}"),
+        Some((ratio(f50, r50), "≤ 1.10")),
+    );
+    line(
+        "finder put→callback p99",
+        format!("{f99:.0?}"),
+        Some((ratio(f99, r99), "≤ 1.10")),
+    );
+    drop(_w);
+    finder.close();
+    println!();
+
+    // Failover: lookups in a loop while the member serving them fails.
+    println!("| fault on the serving member | client | longest gap between successes | errors seen by the caller | target |");
+    println!("|---|---|---|---|---|");
+    for (fault, victim_is_leader) in [
+        ("SIGKILL", false),
+        ("SIGSTOP", false),
+        ("SIGKILL", true),
+        ("SIGSTOP", true),
+    ] {
+        let leader = (0..cluster.len())
+            .find_map(|i| cluster.leader_via(i))
+            .expect("a leader");
+        let victim = if victim_is_leader {
+            leader
+        } else {
+            (leader + 1) % cluster.len()
+        };
+        let role = if victim_is_leader {
+            "leader"
+        } else {
+            "follower"
+        };
+        let first: Vec<String> = std::iter::once(cluster.endpoint(victim))
+            .chain(
+                (0..cluster.len())
+                    .filter(|&i| i != victim)
+                    .map(|i| cluster.endpoint(i)),
+            )
+            .collect();
+        let target = match (fault, victim_is_leader) {
+            ("SIGKILL", false) => "≤ 100 ms, no error",
+            (_, false) => "≤ 1 s, no error",
+            _ => "(leader: bounded by etcd's election)",
+        };
+        let (gap, errs) = failover_gap(&mut cluster, victim, fault, || {
+            let f = ServiceFinder::new(Config::new(&first).unwrap()).unwrap();
+            Box::new(move || f.get_service("cdd").map(|_| ()).map_err(|e| e.to_string()))
+        });
+        println!(
+            "| {fault} ({role}) | turtle-finder | {:.0} ms | {errs} | {target} |",
+            gap.as_secs_f64() * 1e3
+        );
+        let leader = (0..cluster.len())
+            .find_map(|i| cluster.leader_via(i))
+            .expect("a leader");
+        let victim = if victim_is_leader {
+            leader
+        } else {
+            (leader + 1) % cluster.len()
+        };
+        let all = cluster.endpoints();
+        let (gap, errs) = failover_gap(&mut cluster, victim, fault, || {
+            let rt = rt();
+            let c = rt
+                .block_on(etcd_client::Client::connect(&all, None))
+                .unwrap();
+            Box::new(move || {
+                let mut kv = c.kv_client();
+                rt.block_on(async {
+                    match tokio::time::timeout(
+                        Duration::from_secs(5),
+                        kv.get("/services/cdd", None),
+                    )
+                    .await
+                    {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("no answer in 5 s".into()),
+                    }
+                })
+            })
+        });
+        println!("| {fault} ({role}) | raw etcd-client (all 3 endpoints, 5 s timeout) | {:.0} ms | {errs} | |", gap.as_secs_f64() * 1e3);
+    }
+
+    // A watch whose member is SIGSTOPped: time until it delivers from another member.
+    println!();
+    let finder = ServiceFinder::new(Config::new(cluster.endpoints()).unwrap()).unwrap();
+    let (tx, rx) = unbounded::<(i64, Instant)>();
+    let _w = finder
+        .watch_service("moving", move |c| {
+            tx.send((c.revision, Instant::now())).unwrap()
+        })
+        .unwrap();
+    let r0 = cluster.put_via(0, "/services/moving", "0");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().0, r0);
+    let watching = cluster
+        .index_of(&finder.watch_member().unwrap().to_string())
+        .unwrap();
+    let writer_i = (watching + 1) % cluster.len();
+    cluster.stop(watching);
+    let t = Instant::now();
+    let r1 = cluster.put_via(writer_i, "/services/moving", "1");
+    let (rev, at) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the watch moved");
+    let moved = at - t;
+    cluster.cont(watching);
+    println!(
+        "watch of a SIGSTOPped member: delivered revision {rev} (written {r1}) {:.2}s after the stop, from {:?} (target ≤ 2 s, nothing lost: {})",
+        moved.as_secs_f64(),
+        finder.watch_member().map(|e| e.to_string()),
+        rev == r1
+    );
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+type Lookup = Box<dyn FnMut() -> Result<(), String> + Send>;
+
+/// Runs lookups, applies `fault` to member `victim` after 200 of them, keeps going for
+/// 2 s of wall time after the fault, undoes it; returns the longest gap and error count.
+fn failover_gap(
+    cluster: &mut Cluster,
+    victim: usize,
+    fault: &str,
+    make: impl FnOnce() -> Lookup,
+) -> (Duration, usize) {
+    let mut lookup = make();
+    for _ in 0..200 {
+        lookup().expect("lookups before the fault");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = unbounded::<Result<Instant, String>>();
+    let s = stop.clone();
+    let h = thread::spawn(move || {
+        while !s.load(Ordering::SeqCst) {
+            let r = lookup().map(|_| Instant::now());
+            let _ = tx.send(r);
+        }
+    });
+    let begin = Instant::now();
+    let mut times = vec![begin];
+    let mut errors = 0;
+    let mut faulted_at = None;
+    while faulted_at.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(2)) {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(t)) => times.push(t),
+            Ok(Err(_)) => errors += 1,
+            Err(_) => break,
+        }
+        if faulted_at.is_none() && times.len() > 100 {
+            match fault {
+                "SIGKILL" => cluster.kill(victim),
+                _ => cluster.stop(victim),
+            }
+            faulted_at = Some(Instant::now());
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for r in rx.iter() {
+        match r {
+            Ok(t) => times.push(t),
+            Err(_) => errors += 1,
+        }
+    }
+    h.join().unwrap();
+    match fault {
+        "SIGKILL" => cluster.restart(victim),
+        _ => cluster.cont(victim),
+    }
+    let gap = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    (gap, errors)
+}
