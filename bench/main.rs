@@ -63,9 +63,7 @@ fn main() {
         .unwrap_or(5000);
     let mut cluster = Cluster::start();
     cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
-    let leader = (0..cluster.len())
-        .find_map(|i| cluster.leader_via(i))
-        .expect("a leader");
+    let leader = cluster.leader().expect("a leader");
     let follower = (leader + 1) % cluster.len();
     // Every client reads through the same follower, so all pay the same server path.
     let ep = cluster.endpoint(follower);
@@ -298,14 +296,7 @@ fn main() {
         ("SIGKILL", true),
         ("SIGSTOP", true),
     ] {
-        let leader = (0..cluster.len())
-            .find_map(|i| cluster.leader_via(i))
-            .expect("a leader");
-        let victim = if victim_is_leader {
-            leader
-        } else {
-            (leader + 1) % cluster.len()
-        };
+        let victim = victim_of(&cluster, victim_is_leader);
         let role = if victim_is_leader {
             "leader"
         } else {
@@ -331,14 +322,7 @@ fn main() {
             "| {fault} ({role}) | turtle-finder | {:.0} ms | {errs} | {target} |",
             gap.as_secs_f64() * 1e3
         );
-        let leader = (0..cluster.len())
-            .find_map(|i| cluster.leader_via(i))
-            .expect("a leader");
-        let victim = if victim_is_leader {
-            leader
-        } else {
-            (leader + 1) % cluster.len()
-        };
+        let victim = victim_of(&cluster, victim_is_leader);
         let all = cluster.endpoints();
         let (gap, errs) = failover_gap(&mut cluster, victim, fault, || {
             let rt = rt();
@@ -393,6 +377,16 @@ fn main() {
         finder.watch_member().map(|e| e.to_string()),
         rev == r1
     );
+}
+
+/// The leader, or the member after it (a follower).
+fn victim_of(cluster: &Cluster, leader: bool) -> usize {
+    let l = cluster.leader().expect("a leader");
+    if leader {
+        l
+    } else {
+        (l + 1) % cluster.len()
+    }
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {

@@ -414,6 +414,13 @@ impl Cluster {
         self.members.iter().position(|x| x.name == m.name())
     }
 
+    /// The index of the current leader, asking the running members in turn.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.len())
+            .filter(|&i| self.pid(i).is_some())
+            .find_map(|i| self.leader_via(i))
+    }
+
     /// Runs `etcdctl` against every member with these arguments; returns its stdout.
     pub fn etcdctl(&self, args: &[&str]) -> String {
         let out = Command::new(std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "etcdctl".into()))

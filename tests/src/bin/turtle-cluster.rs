@@ -64,7 +64,7 @@ fn main() {
                 json!({"ok": true, "pids": pids(&cluster)})
             }
             (Some("leader"), _) => {
-                json!({"ok": true, "leader": (0..cluster.len()).find_map(|i| cluster.leader_via(i))})
+                json!({"ok": true, "leader": cluster.leader()})
             }
             (Some("pids"), _) => json!({"ok": true, "pids": pids(&cluster)}),
             (Some("put"), _) if words.len() >= 3 => {
