@@ -18,7 +18,7 @@ test: setup test-rust ## Run every test (what CI runs)
 
 test-rust: ## Rust unit, doc and integration tests against real etcd clusters
 	$(CARGO) build --workspace --all-targets
-	$(CARGO) test --workspace --no-fail-fast
+	tools/cargo-test.sh
 
 bench: setup ## The benchmark: raw etcd-client vs turtle-finder on one cluster, failover gaps
 	$(CARGO) run --release -p turtle-bench

@@ -21,4 +21,4 @@ fi
 
 # The Debian package may start a system etcd on 127.0.0.1:2379 where an init system runs;
 # the tests never use that port (they choose free ones), so it is left alone.
-etcd --version | head -n 1 >&2
+etcd --version | awk 'NR == 1' >&2
