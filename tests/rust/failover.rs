@@ -204,3 +204,39 @@ fn watch_loses_nothing_when_its_member_is_killed_and_restarted() {
 fn watch_loses_nothing_when_its_member_hangs_and_resumes() {
     watch_across(|c, i| c.stop(i), |c, i| c.cont(i));
 }
+
+#[test]
+fn a_watch_on_a_member_that_lost_its_leader_reports_and_recovers() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    let (tx, rx) = unbounded::<Change>();
+    let (etx, errors) = unbounded::<turtle_finder::Error>();
+    let _w = f
+        .watch_service_with(
+            "lonely",
+            turtle_finder::WatchOptions::default(),
+            move |ch| tx.send(ch.clone()).unwrap(),
+            move |e| etx.send(e.clone()).unwrap(),
+        )
+        .unwrap();
+    let r0 = c.put_via(0, "/services/lonely", "0");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().revision, r0);
+    let w = c.index_of(&f.watch_member().unwrap().to_string()).unwrap();
+    let others: Vec<usize> = (0..c.len()).filter(|&i| i != w).collect();
+    // The watch's member stays up but loses its leader: it must not stay silently idle.
+    for &i in &others {
+        c.stop(i);
+    }
+    let e = errors
+        .recv_timeout(WAIT)
+        .expect("the watch reports that no member serves it");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    for &i in &others {
+        c.cont(i);
+    }
+    let r1 = c.put_via(others[0], "/services/lonely", "1");
+    let ch = rx
+        .recv_timeout(WAIT)
+        .expect("the watch goes on after the cluster heals");
+    assert_eq!((ch.revision, ch.value_str().unwrap()), (r1, Some("1")));
+}

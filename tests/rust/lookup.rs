@@ -142,3 +142,24 @@ fn a_short_deadline_is_honoured_per_call() {
         assert!(e.to_string().contains(&ep), "error names {ep}: {e}");
     }
 }
+
+#[test]
+fn endpoints_from_turtle_endpoints() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/env", "from-env");
+    // The only test that touches the variable.
+    std::env::set_var(turtle_finder::ENDPOINTS_ENV, c.endpoints().join(","));
+    let f = ServiceFinder::from_env().unwrap();
+    std::env::set_var(turtle_finder::ENDPOINTS_ENV, "127.0.0.1:notaport");
+    let bad = Config::from_env().unwrap_err();
+    std::env::remove_var(turtle_finder::ENDPOINTS_ENV);
+    assert_eq!(f.config().endpoints().len(), 3);
+    assert_eq!(f.get_service("env").unwrap().as_deref(), Some("from-env"));
+    assert_eq!(bad.kind(), ErrorKind::InvalidArgument);
+    assert!(bad.to_string().contains("TURTLE_ENDPOINTS"), "{bad}");
+    let default = Config::from_env().unwrap();
+    assert_eq!(
+        default.endpoints()[0].to_string(),
+        turtle_finder::DEFAULT_ENDPOINT
+    );
+}
