@@ -46,7 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cluster.put_via(writer, "/services/cdd", r#"[ "turtle1", "turtle2" ]"#);
     changes.recv_timeout(Duration::from_secs(10))?;
 
-    println!("killing the member in use ({serving}) with SIGKILL…");
+    let role = if cluster.leader() == Some(victim) {
+        "the leader: linearizable lookups wait for the others to elect a new one, about a second"
+    } else {
+        "a follower"
+    };
+    println!("killing the member in use ({serving}, {role}) with SIGKILL…");
     cluster.kill(victim);
     let start = Instant::now();
     let mut slowest = Duration::ZERO;
