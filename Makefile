@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup demo test test-rust bench lint fmt ci
+.PHONY: help setup demo test test-rust bench lint fmt header install ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ bench: setup ## The benchmark: raw etcd-client vs turtle-finder on one cluster, 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+header: ## Regenerate include/turtle.h with cbindgen (commit it)
+	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header
+
+install: ## Install libturtle, turtle.h and pkg-config files: make install PREFIX=/usr/local
+	PREFIX=$(PREFIX) tools/install.sh
 
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all

@@ -157,6 +157,37 @@ fn main() {
         Some((ratio(blk.cpu_per_op, base.cpu_per_op), "≤ 1.20")),
     );
 
+    // libturtle from one thread: the exported C functions, called as a C program calls them.
+    let c_eps = std::ffi::CString::new(ordered.join(",")).unwrap();
+    let mut handle: *mut turtle::turtle_finder = std::ptr::null_mut();
+    // SAFETY: valid C string and out-pointer.
+    let st = unsafe { turtle::turtle_finder_new(c_eps.as_ptr(), &mut handle) };
+    assert_eq!(st, turtle::turtle_status::TURTLE_OK);
+    let c_lookup = || {
+        let mut v: *mut std::ffi::c_char = std::ptr::null_mut();
+        // SAFETY: live handle, static name, valid out-pointer; the string is freed at once.
+        unsafe {
+            assert_eq!(
+                turtle::turtle_get_service(handle, c"cdd".as_ptr(), 0, &mut v),
+                turtle::turtle_status::TURTLE_OK
+            );
+            turtle::turtle_string_free(v);
+        }
+    };
+    for _ in 0..200 {
+        c_lookup();
+    }
+    let cabi = measure(n, || (0..n).for_each(|_| c_lookup()));
+    turtle::turtle_finder_free(handle);
+    line(
+        "libturtle turtle_get_service, one thread",
+        format!(
+            "{:.0} ops/s, {:.1?} CPU/op",
+            cabi.ops_per_s, cabi.cpu_per_op
+        ),
+        Some((cabi.ops_per_s / blk.ops_per_s, "≥ 0.90 of ServiceFinder")),
+    );
+
     // 8 threads (finder) vs 8 tasks (raw).
     let raw8 = measure(n, || {
         raw_rt.block_on(async {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, only when missing: etcd and etcdctl
-# (Debian's etcd-server / etcd-client, 3.4.x) and protoc (etcd-client compiles etcd's
-# protobufs). Idempotent; quiet when everything is there.
+# (Debian's etcd-server / etcd-client, 3.4.x), protoc (etcd-client compiles etcd's
+# protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests.
+# Idempotent; quiet when everything is there.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get" >&2

@@ -1,0 +1,36 @@
+//! libturtle: the C ABI of turtle-finder. Only translation lives here: handles, status
+//! codes, strings and callbacks; every behaviour is the core crate's.
+//!
+//! Conventions: every function returns a `turtle_status` (results through
+//! out-parameters, written only on success); `turtle_last_error()` has the message of the
+//! calling thread's last failure; handles are opaque, checked (a freed handle gives
+//! TURTLE_INVALID_HANDLE), and freed with their own `*_free`; no panic crosses into C.
+#![allow(non_camel_case_types)]
+
+mod boundary;
+mod config;
+mod finder;
+mod handles;
+mod status;
+mod watch;
+
+pub use config::*;
+pub use finder::*;
+pub use status::*;
+pub use watch::*;
+
+use std::ffi::c_char;
+
+/// The library's version, e.g. "0.1.0" (the same as the TURTLE_VERSION macro of the
+/// header it was built with). Static; do not free.
+#[no_mangle]
+pub extern "C" fn turtle_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Panics inside libturtle on purpose and returns the caught panic as TURTLE_INTERNAL:
+/// the test suite's proof that no panic crosses into C. Has no other effect.
+#[no_mangle]
+pub extern "C" fn turtle_debug_panic() -> turtle_status {
+    boundary::guard(|| panic!("turtle_debug_panic was called"))
+}

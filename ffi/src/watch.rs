@@ -1,0 +1,211 @@
+//! `turtle_watch`: callbacks on every change of a service.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use ::turtle_finder::{Change, ChangeKind, Error, Watch, WatchOptions};
+
+use crate::boundary::{arg_out, arg_str, guard};
+use crate::finder::{turtle_finder, FINDERS};
+use crate::handles::Table;
+use crate::status::{c_string, status_of, turtle_status, FfiError};
+
+/// A running watch. Owned by the caller; free with `turtle_watch_free` (which cancels it).
+/// May be used from any thread, including from inside its own callback.
+pub struct turtle_watch {
+    _private: [u8; 0],
+}
+
+static WATCHES: Table<Watch> = Table::new(3, "turtle_watch");
+
+/// Deliver the current value first (kind TURTLE_CHANGE_INITIAL), then every change.
+pub const TURTLE_WATCH_INITIAL: u32 = 1;
+
+/// Why a change was delivered.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum turtle_change_kind {
+    /// The value when the watch started (with TURTLE_WATCH_INITIAL).
+    TURTLE_CHANGE_INITIAL = 0,
+    /// The key was written.
+    TURTLE_CHANGE_PUT = 1,
+    /// The key was deleted; `value` is NULL.
+    TURTLE_CHANGE_DELETE = 2,
+    /// The history was compacted: this is the current value, read anew.
+    TURTLE_CHANGE_RESET = 3,
+}
+
+/// One change, as a callback sees it. Every pointer in it is valid only during the call.
+#[repr(C)]
+pub struct turtle_change {
+    /// The service name (NUL-terminated).
+    pub service: *const c_char,
+    /// The new value, NUL-terminated, or NULL when the key is absent. It may hold NUL bytes
+    /// or non-UTF-8 bytes: `value_len` is its true length.
+    pub value: *const c_char,
+    /// Length of `value` in bytes, without the terminating NUL (0 when NULL).
+    pub value_len: usize,
+    /// The etcd revision of the change.
+    pub revision: i64,
+    /// Why it was delivered.
+    pub kind: turtle_change_kind,
+    /// Older changes dropped just before this one because the callback was slower than
+    /// the updates (0 unless the watch's queue of 1024 overflowed).
+    pub skipped: u64,
+}
+
+/// Called on the finder's dispatcher thread after each change; never two callbacks of one
+/// finder at once. `change` and what it points to are valid only during the call.
+pub type turtle_watch_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, change: *const turtle_change)>;
+
+/// Called on the dispatcher thread when the watch runs into trouble it keeps retrying
+/// (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during the call.
+pub type turtle_error_cb = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, status: turtle_status, message: *const c_char),
+>;
+
+/// Called exactly once with `user_data` when the library no longer needs it: after the
+/// watch is cancelled, freed or its finder closed, or at once when `turtle_watch_service`
+/// fails. Runs on the thread that ends the watch, or on the dispatcher thread.
+pub type turtle_release_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// The caller's `user_data`, released exactly once when the last callback is dropped.
+struct UserData {
+    ptr: *mut c_void,
+    release: turtle_release_cb,
+}
+
+// SAFETY: the caller promises, by passing user_data to a callback run on another thread,
+// that it may be used from there; the library only hands it back.
+unsafe impl Send for UserData {}
+// SAFETY: as above; the library never dereferences it.
+unsafe impl Sync for UserData {}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            // SAFETY: the caller's release function, called once with its own pointer.
+            unsafe { release(self.ptr) };
+        }
+    }
+}
+
+fn kind_of(k: ChangeKind) -> turtle_change_kind {
+    match k {
+        ChangeKind::Initial => turtle_change_kind::TURTLE_CHANGE_INITIAL,
+        ChangeKind::Put => turtle_change_kind::TURTLE_CHANGE_PUT,
+        ChangeKind::Delete => turtle_change_kind::TURTLE_CHANGE_DELETE,
+        ChangeKind::Reset => turtle_change_kind::TURTLE_CHANGE_RESET,
+    }
+}
+
+fn deliver(
+    cb: unsafe extern "C" fn(*mut c_void, *const turtle_change),
+    data: &UserData,
+    c: &Change,
+) {
+    let service = c_string(&c.service);
+    let value: Option<Vec<u8>> = c.value.as_ref().map(|v| {
+        let mut buf = Vec::with_capacity(v.len() + 1);
+        buf.extend_from_slice(v);
+        buf.push(0);
+        buf
+    });
+    let change = turtle_change {
+        service: service.as_ptr(),
+        value: value
+            .as_ref()
+            .map_or(std::ptr::null(), |v| v.as_ptr().cast()),
+        value_len: c.value.as_ref().map_or(0, Vec::len),
+        revision: c.revision,
+        kind: kind_of(c.kind),
+        skipped: c.skipped,
+    };
+    // SAFETY: the caller's callback with its own user_data; `change` outlives the call.
+    unsafe { cb(data.ptr, &change) };
+}
+
+/// Watches service `name`: `on_change` runs on the finder's dispatcher thread after every
+/// change, one callback at a time. `flags` is 0 or TURTLE_WATCH_INITIAL. `on_error` and
+/// `release` may be NULL. `*out` is written only on success; `release` is called exactly
+/// once in every case (see `turtle_release_cb`).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string; `out` is NULL or writable; the callbacks
+/// may be called with `user_data` from the dispatcher thread until `release` is called.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_watch_service(
+    finder: *mut turtle_finder,
+    name: *const c_char,
+    flags: u32,
+    on_change: turtle_watch_cb,
+    on_error: turtle_error_cb,
+    user_data: *mut c_void,
+    release: turtle_release_cb,
+    out: *mut *mut turtle_watch,
+) -> turtle_status {
+    // Owned from here on, so every early return releases it.
+    let data = Arc::new(UserData {
+        ptr: user_data,
+        release,
+    });
+    guard(move || {
+        let f = FINDERS.get(finder, "finder")?;
+        // SAFETY: caller contract.
+        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: caller contract.
+        let out = unsafe { arg_out(out, "out") }?;
+        let on_change =
+            on_change.ok_or_else(|| FfiError::invalid("argument `on_change` is NULL"))?;
+        if flags & !TURTLE_WATCH_INITIAL != 0 {
+            return Err(FfiError::invalid(format!(
+                "unknown flags {:#x}",
+                flags & !TURTLE_WATCH_INITIAL
+            )));
+        }
+        let opts = WatchOptions {
+            initial: flags & TURTLE_WATCH_INITIAL != 0,
+            deadline: None,
+        };
+        let d2 = data.clone();
+        let watch = f.watch_service_with(
+            name,
+            opts,
+            move |c: &Change| deliver(on_change, &data, c),
+            move |e: &Error| {
+                if let Some(cb) = on_error {
+                    let msg = c_string(&e.to_string());
+                    // SAFETY: the caller's callback with its own user_data.
+                    unsafe { cb(d2.ptr, status_of(e.kind()), msg.as_ptr()) };
+                }
+            },
+        )?;
+        *out = WATCHES.insert(watch);
+        Ok(())
+    })
+}
+
+/// Cancels a watch: once this returns its callbacks never run again; called from inside
+/// the watch's own callback, it does not block and nothing runs after the current call.
+/// The handle stays valid until `turtle_watch_free`. Idempotent.
+#[no_mangle]
+pub extern "C" fn turtle_watch_cancel(watch: *mut turtle_watch) -> turtle_status {
+    guard(|| {
+        WATCHES.get(watch, "watch")?.cancel();
+        Ok(())
+    })
+}
+
+/// Cancels (as `turtle_watch_cancel`) and frees a watch. NULL is a no-op; a freed handle
+/// gives TURTLE_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn turtle_watch_free(watch: *mut turtle_watch) -> turtle_status {
+    guard(|| {
+        if !watch.is_null() {
+            WATCHES.remove(watch, "watch")?.cancel();
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,103 @@
+/* Bad input through libturtle: each gets its documented status and a message, never a
+ * crash; stale handles are detected; no panic crosses the boundary. */
+#include "common.h"
+
+static void on_change(void *ud, const turtle_change *c) {
+  (void)ud;
+  (void)c;
+}
+
+static int released;
+static void release(void *ud) {
+  (void)ud;
+  released++;
+}
+
+int main(void) {
+  turtle_finder *f;
+  turtle_watch *w;
+  turtle_config *cfg;
+  char *v;
+  uint8_t *data;
+  size_t len;
+  bool found;
+
+  /* NULL for every pointer argument. */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new(NULL, &f));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new(endpoints(), NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_from_env(NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_with_config(NULL, &f));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_new(NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_endpoints(NULL, "a:1"));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_close(NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_cancel(NULL));
+  OK(turtle_finder_free(NULL)); /* freeing NULL is a no-op */
+  OK(turtle_watch_free(NULL));
+  OK(turtle_config_free(NULL));
+  turtle_string_free(NULL);
+  turtle_bytes_free(NULL, 0);
+
+  OK(turtle_finder_new(endpoints(), &f));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(NULL, "cdd", 0, &v));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(f, NULL, 0, &v));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(f, "cdd", 0, NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service_bytes(f, "cdd", 0, NULL, &len, &found));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service_bytes(f, "cdd", 0, &data, NULL, &found));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service_bytes(f, "cdd", 0, &data, &len, NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_service(f, NULL, 0, on_change, NULL, NULL, release, &w));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_service(f, "cdd", 0, NULL, NULL, NULL, release, &w));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_service(f, "cdd", 0, on_change, NULL, NULL, release, NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_service(f, "cdd", 0x80, on_change, NULL, NULL, release, &w));
+  CHECK(released == 4); /* release runs exactly once, also when the call fails */
+
+  /* Names: not UTF-8, with '/', empty. */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(f, "bad\xff", 0, &v));
+  CHECK(strstr(turtle_last_error(), "UTF-8") != NULL);
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(f, "a/b", 0, &v));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_get_service(f, "", 0, &v));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_service(f, "x\xc3", 0, on_change, NULL, NULL, NULL, &w));
+
+  /* Endpoints: empty and malformed. */
+  const char *bad[] = {"", ",", "localhost", "127.0.0.1:0", "127.0.0.1:99999", "ftp://a:1", "a b:1", "\xff:1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    turtle_finder *g = NULL;
+    EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new(bad[i], &g));
+    CHECK(g == NULL);
+  }
+  OK(turtle_config_new(&cfg));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_endpoints(cfg, "nope"));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_deadline_ms(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_consistency(cfg, 7));
+
+  /* Freed and doubly freed handles; a handle of another kind. */
+  OK(turtle_config_free(cfg));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_config_free(cfg));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_config_set_prefix(cfg, "/x/"));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_finder_close((turtle_finder *)cfg));
+  OK(turtle_watch_service(f, "cdd", 0, on_change, NULL, NULL, NULL, &w));
+  OK(turtle_watch_free(w));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_watch_free(w));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_watch_cancel(w));
+
+  /* Calls after close, then after free. */
+  OK(turtle_finder_close(f));
+  OK(turtle_finder_close(f)); /* idempotent */
+  EXPECT_STATUS(TURTLE_CLOSED, turtle_get_service(f, "cdd", 0, &v));
+  EXPECT_STATUS(TURTLE_CLOSED, turtle_watch_service(f, "cdd", 0, on_change, NULL, NULL, NULL, &w));
+  OK(turtle_finder_free(f));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_finder_free(f));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_get_service(f, "cdd", 0, &v));
+
+  /* A dead cluster: unavailable within the deadline, naming the member. */
+  OK(turtle_finder_new("127.0.0.1:1", &f));
+  EXPECT_STATUS(TURTLE_UNAVAILABLE, turtle_get_service(f, "cdd", 500, &v));
+  CHECK(strstr(turtle_last_error(), "127.0.0.1:1") != NULL);
+  OK(turtle_finder_free(f));
+
+  /* No panic crosses the boundary. */
+  EXPECT_STATUS(TURTLE_INTERNAL, turtle_debug_panic());
+  CHECK(strstr(turtle_last_error(), "panic") != NULL);
+  CHECK(strcmp(turtle_status_name(12345), "unknown status") == 0);
+  printf("bad_input: ok\n");
+  return 0;
+}

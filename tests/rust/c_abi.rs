@@ -1,0 +1,220 @@
+//! The C face: the C test programs in tests/c/ and the C example, compiled with
+//! -Wall -Wextra -Wpedantic -Werror under AddressSanitizer (with leak checks) and UBSan,
+//! run against a real cluster; and the example built through pkg-config, shared and static.
+//!
+//! Uses the libturtle that `make test` builds first (`cargo build --workspace`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use turtle_tests::Cluster;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// target/debug, where cargo put libturtle.so next to this test's deps/ folder.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libturtle.so").exists(),
+        "{} has no libturtle.so: run `cargo build -p turtle-ffi` first (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+const WARNINGS: &[&str] = &[
+    "-std=c11",
+    "-D_POSIX_C_SOURCE=200809L",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Werror",
+    "-g",
+];
+const SANITIZERS: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+];
+
+fn compile(source: &Path, out: &Path, extra: &[String]) {
+    let result = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(WARNINGS)
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run cc");
+    assert!(
+        result.status.success(),
+        "cc {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+fn sanitized(cmd: &mut Command, c: &Cluster) {
+    cmd.env("TURTLE_ENDPOINTS", c.endpoints().join(","))
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .env("ASAN_OPTIONS", "detect_leaks=1:exitcode=23")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .env("RUST_BACKTRACE", "0");
+}
+
+/// Compiles tests/c/NAME.c under the sanitizers and runs it against a fresh cluster.
+fn run_c_test(name: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join(name);
+    let lib = lib_dir();
+    let mut extra: Vec<String> = SANITIZERS.iter().map(|s| s.to_string()).collect();
+    extra.extend([
+        format!("-I{}", root().join("include").display()),
+        format!("-L{}", lib.display()),
+        "-lturtle".into(),
+        "-lpthread".into(),
+    ]);
+    compile(&root().join(format!("tests/c/{name}.c")), &bin, &extra);
+    let c = Cluster::start();
+    let mut cmd = Command::new(&bin);
+    sanitized(&mut cmd, &c);
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("ERROR: AddressSanitizer") && !stderr.contains("runtime error:"),
+        "{name}: sanitizer report:\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("{name}: ok")),
+        "{name} did not finish: {stdout}"
+    );
+}
+
+#[test]
+fn c_lookups_under_sanitizers() {
+    run_c_test("lookup");
+}
+
+#[test]
+fn c_watches_under_sanitizers() {
+    run_c_test("watch");
+}
+
+#[test]
+fn c_bad_input_under_sanitizers() {
+    run_c_test("bad_input");
+}
+
+#[test]
+fn c_example_through_pkg_config_shared_and_static() {
+    let prefix = tempfile::tempdir().unwrap();
+    let lib = lib_dir();
+    let install = Command::new(root().join("tools/install.sh"))
+        .env("PREFIX", prefix.path())
+        .env("PROFILE", "debug")
+        .env("SKIP_BUILD", "1")
+        .env("CARGO_TARGET_DIR", lib.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "install: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let pc = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("pkg-config")
+            .args(args)
+            .env("PKG_CONFIG_PATH", prefix.path().join("lib/pkgconfig"))
+            .output()
+            .expect("pkg-config");
+        assert!(
+            out.status.success(),
+            "pkg-config {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(pc(&["--modversion", "turtle"]), [env!("CARGO_PKG_VERSION")]);
+    let example = root().join("examples/c/service_finder.c");
+    let shared = prefix.path().join("service_finder_shared");
+    let stat = prefix.path().join("service_finder_static");
+    let mut flags = vec!["-D_DEFAULT_SOURCE".to_string()];
+    flags.extend(pc(&["--cflags", "--libs", "turtle"]));
+    compile(&example, &shared, &flags);
+    let mut flags = vec!["-D_DEFAULT_SOURCE".to_string()];
+    flags.extend(pc(&["--cflags", "--libs", "turtle-static"]));
+    compile(&example, &stat, &flags);
+    let ldd = Command::new("ldd").arg(&stat).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ldd.stdout).contains("libturtle"),
+        "static build links libturtle.so"
+    );
+
+    // The static build runs the seed's loop: lookup, a change seen by the callback.
+    let c = Cluster::start();
+    c.put_via(0, "/services/cdd", r#"[ "turtle1" ]"#);
+    let mut child = Command::new(&stat)
+        .arg("3")
+        .env("TURTLE_ENDPOINTS", c.endpoints().join(","))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("a line from the example")
+    };
+    assert_eq!(next(), r#"cdd = [ "turtle1" ]"#);
+    c.put_via(1, "/services/cdd", r#"[ "turtle2" ]"#);
+    let mut lines = Vec::new();
+    loop {
+        let l = next();
+        lines.push(l.clone());
+        if l == r#"Key change: [ "turtle2" ]"# {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let rest: Vec<String> = rx.iter().collect();
+    let sections = lines
+        .iter()
+        .chain(&rest)
+        .filter(|l| *l == "Critical Section!")
+        .count();
+    assert_eq!(sections, 3, "{lines:?} {rest:?}");
+
+    let mut shared_run = Command::new(&shared);
+    shared_run
+        .arg("1")
+        .env("TURTLE_ENDPOINTS", c.endpoints().join(","))
+        .env("LD_LIBRARY_PATH", prefix.path().join("lib"));
+    let out = shared_run.output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Critical Section!")
+    );
+}
