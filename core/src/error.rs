@@ -24,6 +24,9 @@ pub enum ErrorKind {
     InvalidValue = 6,
     /// Anything else: a bug or an answer etcd should never give.
     Internal = 7,
+    /// The caller's interrupt check fired during a blocking call (Python's Ctrl-C).
+    /// 8 is the C ABI's invalid-handle status, so this is 9.
+    Interrupted = 9,
 }
 
 impl ErrorKind {
@@ -37,6 +40,7 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::InvalidValue => "invalid value",
             ErrorKind::Internal => "internal",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }

@@ -94,6 +94,23 @@ impl ServiceFinder {
             .block(async move { client.get_service_bytes(&name, opts).await })
     }
 
+    /// [`ServiceFinder::get_service_bytes`] that gives up with [`ErrorKind::Interrupted`]
+    /// when `interrupted()` returns true; it is asked every 50 ms while the call waits.
+    /// For bindings whose callers expect Ctrl-C to end a blocked call.
+    pub fn get_service_bytes_interruptible(
+        &self,
+        name: &str,
+        opts: ReadOptions,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<u8>>> {
+        let client = self.shared.usable()?;
+        let name = name.to_string();
+        self.shared.runtime.block_interruptible(
+            async move { client.get_service_bytes(&name, opts).await },
+            interrupted,
+        )
+    }
+
     /// Calls `callback` on the dispatcher thread after every change of service `name`.
     /// Errors the watch runs into (it keeps retrying) are kept in [`Watch::last_error`].
     pub fn watch_service<F>(&self, name: &str, callback: F) -> Result<Watch>
@@ -186,6 +203,12 @@ impl ServiceFinder {
 
 impl Drop for ServiceFinder {
     fn drop(&mut self) {
+        if std::process::id() != self.shared.pid {
+            // A child after fork(): the parent's threads do not exist here and their locks
+            // may be held forever. Touch nothing; the memory goes with the process.
+            std::mem::forget(self.shared.clone());
+            return;
+        }
         self.shared.close();
     }
 }
@@ -206,23 +229,24 @@ impl Shared {
     }
 
     fn cancel(&self, id: i64, slot: &Slot) {
+        if std::process::id() != self.pid {
+            return; // after fork(), see ServiceFinder's Drop
+        }
         slot.cancel(self.dispatcher.is_current());
         self.watches.lock().remove(&id);
         self.runtime.enter(|| self.client.stop_watch(id));
     }
 
     fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
+        if self.closed.swap(true, Ordering::SeqCst) || std::process::id() != self.pid {
+            return; // after fork(), see Drop
         }
         let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();
         for (id, slot) in slots {
             self.cancel(id, &slot);
         }
         self.dispatcher.stop();
-        if std::process::id() == self.pid {
-            self.runtime.stop();
-        }
+        self.runtime.stop();
     }
 }
 

@@ -60,6 +60,36 @@ impl RuntimeThread {
         rx.recv().unwrap_or_else(|_| Err(Error::closed()))
     }
 
+    /// [`RuntimeThread::block`] that also gives up when `interrupted()` returns true; it is
+    /// asked every 50 ms while waiting, and the abandoned call is aborted.
+    pub(crate) fn block_interruptible<T, F>(
+        &self,
+        fut: F,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let task = self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(r) => return r,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::closed())
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if interrupted() => {
+                    task.abort();
+                    return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
     /// Runs `f` inside the runtime's context (for spawning).
     pub(crate) fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
         let _guard = self.handle.enter();

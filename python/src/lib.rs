@@ -1,0 +1,20 @@
+//! The native module of the `turtle-finder` wheel (`turtle_finder._native`). It only
+//! translates: Python arguments in, turtle-finder calls made with the GIL released,
+//! errors out as the exception classes of `turtle_finder._errors`.
+
+mod change;
+mod errors;
+mod finder;
+mod watch;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<finder::ServiceFinder>()?;
+    m.add_class::<watch::Watch>()?;
+    m.add_class::<change::Change>()?;
+    m.add_function(wrap_pyfunction!(finder::_close_all, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

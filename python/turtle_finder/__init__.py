@@ -1,0 +1,39 @@
+"""turtle_finder: service discovery on etcd v3, a drop-in for the seed's service_finder.
+
+    import turtle_finder as service_finder
+    sf = service_finder.ServiceFinder()          # members from TURTLE_ENDPOINTS
+    sf.get_service("cdd")
+    sf.watch_service("cdd", callback)            # callback(new_value), on turtle's own thread
+"""
+
+import atexit
+
+from ._errors import (
+    ClosedError,
+    DeadlineExceededError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidValueError,
+    PermissionDeniedError,
+    TurtleError,
+    UnavailableError,
+)
+from ._native import Change, ServiceFinder, Watch, __version__, _close_all
+
+# Live finders are closed before the interpreter shuts down, so no callback runs then.
+atexit.register(_close_all)
+
+__all__ = [
+    "Change",
+    "ClosedError",
+    "DeadlineExceededError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidValueError",
+    "PermissionDeniedError",
+    "ServiceFinder",
+    "TurtleError",
+    "UnavailableError",
+    "Watch",
+    "__version__",
+]

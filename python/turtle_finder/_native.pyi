@@ -1,0 +1,66 @@
+"""Type stubs of the native module turtle_finder._native."""
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Literal, Optional, Union
+
+__version__: str
+
+def _close_all() -> None: ...
+
+class Change:
+    @property
+    def service(self) -> str: ...
+    @property
+    def value(self) -> Optional[str]: ...
+    @property
+    def value_bytes(self) -> Optional[bytes]: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def kind(self) -> Literal["initial", "put", "delete", "reset"]: ...
+    @property
+    def skipped(self) -> int: ...
+
+class Watch:
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def last_error(self) -> Optional[BaseException]: ...
+    def __enter__(self) -> Watch: ...
+    def __exit__(
+        self,
+        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+    ) -> bool: ...
+
+class ServiceFinder:
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str], None] = None,
+        *,
+        prefix: Optional[str] = None,
+        timeout: Optional[float] = None,
+        serializable: bool = False,
+    ) -> None: ...
+    def get_service(self, name: str, *, timeout: Optional[float] = None) -> Optional[str]: ...
+    def get_service_bytes(
+        self, name: str, *, timeout: Optional[float] = None
+    ) -> Optional[bytes]: ...
+    def watch_service(
+        self,
+        name: str,
+        callback: Callable[[Any], object],
+        *,
+        initial: bool = False,
+        changes: bool = False,
+        on_error: Optional[Callable[[BaseException], object]] = None,
+    ) -> Watch: ...
+    def close(self) -> None: ...
+    @property
+    def endpoints(self) -> list[str]: ...
+    def __enter__(self) -> ServiceFinder: ...
+    def __exit__(
+        self,
+        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+    ) -> bool: ...
