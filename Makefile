@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup demo test test-rust bench lint fmt header install ci
+.PHONY: help setup demo test test-rust test-python bench lint fmt header install ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,18 +14,26 @@ setup: ## Install etcd, etcdctl and protoc with apt when missing
 demo: setup ## Start a local 3-member cluster; lookup, watch, kill the member in use, carry on
 	$(CARGO) run --quiet -p turtle-examples --bin demo
 
-test: setup test-rust ## Run every test (what CI runs)
+test: setup ## Run every test: Rust, C and Python (what CI runs)
+	tools/test-all.sh
 
-test-rust: ## Rust unit, doc and integration tests against real etcd clusters
+test-rust: ## Rust unit, doc and integration tests, and the C tests through libturtle
 	$(CARGO) build --workspace --all-targets
 	tools/cargo-test.sh
+
+test-python: ## The Python wheel's lint, type and stub checks and its pytest suite
+	$(CARGO) build -p turtle-tests
+	tools/python-tests.sh
 
 bench: setup ## The benchmark: raw etcd-client vs turtle-finder on one cluster, failover gaps
 	$(CARGO) run --release -p turtle-bench
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, ruff and mypy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	tools/python-env.sh >/dev/null
+	RUFF_CACHE_DIR=target/ruff-cache target/venv/bin/ruff check --config python/pyproject.toml --exclude examples/python/seed_example.py python/turtle_finder tests/python examples/python
+	MYPY_CACHE_DIR=target/mypy-cache target/venv/bin/mypy --config-file python/pyproject.toml python/turtle_finder tests/python examples/python/watch.py
 
 header: ## Regenerate include/turtle.h with cbindgen (commit it)
 	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header

@@ -1,9 +1,9 @@
 """turtle_finder: service discovery on etcd v3, a drop-in for the seed's service_finder.
 
-    import turtle_finder as service_finder
-    sf = service_finder.ServiceFinder()          # members from TURTLE_ENDPOINTS
-    sf.get_service("cdd")
-    sf.watch_service("cdd", callback)            # callback(new_value), on turtle's own thread
+import turtle_finder as service_finder
+sf = service_finder.ServiceFinder()          # members from TURTLE_ENDPOINTS
+sf.get_service("cdd")
+sf.watch_service("cdd", callback)            # callback(new_value), on turtle's own thread
 """
 
 import atexit

@@ -2,19 +2,20 @@
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, final
 
+__all__ = ["Change", "ServiceFinder", "Watch", "__version__", "_close_all"]
 __version__: str
 
 def _close_all() -> None: ...
-
+@final
 class Change:
     @property
     def service(self) -> str: ...
     @property
-    def value(self) -> Optional[str]: ...
+    def value(self) -> str | None: ...
     @property
-    def value_bytes(self) -> Optional[bytes]: ...
+    def value_bytes(self) -> bytes | None: ...
     @property
     def revision(self) -> int: ...
     @property
@@ -22,31 +23,31 @@ class Change:
     @property
     def skipped(self) -> int: ...
 
+@final
 class Watch:
     def cancel(self) -> None: ...
     @property
     def cancelled(self) -> bool: ...
     @property
-    def last_error(self) -> Optional[BaseException]: ...
+    def last_error(self) -> BaseException | None: ...
     def __enter__(self) -> Watch: ...
     def __exit__(
         self,
-        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+        *_exc: type[BaseException] | BaseException | TracebackType | None,
     ) -> bool: ...
 
+@final
 class ServiceFinder:
     def __init__(
         self,
-        endpoints: Union[str, Sequence[str], None] = None,
+        endpoints: str | Sequence[str] | None = None,
         *,
-        prefix: Optional[str] = None,
-        timeout: Optional[float] = None,
+        prefix: str | None = None,
+        timeout: float | None = None,
         serializable: bool = False,
     ) -> None: ...
-    def get_service(self, name: str, *, timeout: Optional[float] = None) -> Optional[str]: ...
-    def get_service_bytes(
-        self, name: str, *, timeout: Optional[float] = None
-    ) -> Optional[bytes]: ...
+    def get_service(self, name: str, *, timeout: float | None = None) -> str | None: ...
+    def get_service_bytes(self, name: str, *, timeout: float | None = None) -> bytes | None: ...
     def watch_service(
         self,
         name: str,
@@ -54,7 +55,7 @@ class ServiceFinder:
         *,
         initial: bool = False,
         changes: bool = False,
-        on_error: Optional[Callable[[BaseException], object]] = None,
+        on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
     def close(self) -> None: ...
     @property
@@ -62,5 +63,5 @@ class ServiceFinder:
     def __enter__(self) -> ServiceFinder: ...
     def __exit__(
         self,
-        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+        *_exc: type[BaseException] | BaseException | TracebackType | None,
     ) -> bool: ...

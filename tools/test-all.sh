@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test of the project, in order: Rust (unit, doc, integration, C through libturtle),
+# Python (lint, types, stubs, pytest) and the release wheel. Each step ends with a line
+# "<step>: N passed, N failed"; this script ends with their sum on one line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+for step in "cargo build --workspace --all-targets" tools/cargo-test.sh tools/python-tests.sh tools/wheel-check.sh; do
+  echo "== $step"
+  $step 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "== $step failed with exit code $rc" >&2
+    status=1
+  fi
+done
+read -r passed failed < <(grep -E '^(rust|python|wheel): [0-9]+ passed, [0-9]+ failed$' "$log" \
+  | awk '{p += $2; f += $4} END {print p + 0, f + 0}')
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "all: ${passed} passed, ${failed} failed"
+exit "$status"
