@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup demo test test-rust test-python bench lint fmt header install ci
+.PHONY: help setup demo test test-rust test-python bench bench-python lint fmt header install ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,11 +28,17 @@ test-python: ## The Python wheel's lint, type and stub checks and its pytest sui
 bench: setup ## The benchmark: raw etcd-client vs turtle-finder on one cluster, failover gaps
 	$(CARGO) run --release -p turtle-bench
 
+bench-python: setup ## The Python benchmark: turtle_finder vs the Rust API, python-etcd3 and python-etcd
+	$(CARGO) build --release -p turtle-bench -p turtle-tests
+	PROFILE=release tools/python-env.sh >/dev/null
+	target/venv/bin/pip install -q --disable-pip-version-check -r python/requirements-bench.txt
+	TURTLE_CLUSTER_BIN=target/release/turtle-cluster PYTHONDONTWRITEBYTECODE=1 target/venv/bin/python bench/python_bench.py
+
 lint: ## cargo fmt --check, clippy with warnings as errors, ruff and mypy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	tools/python-env.sh >/dev/null
-	RUFF_CACHE_DIR=target/ruff-cache target/venv/bin/ruff check --config python/pyproject.toml --exclude examples/python/seed_example.py python/turtle_finder tests/python examples/python
+	RUFF_CACHE_DIR=target/ruff-cache target/venv/bin/ruff check --config python/pyproject.toml --exclude examples/python/seed_example.py python/turtle_finder tests/python examples/python bench/python_bench.py
 	MYPY_CACHE_DIR=target/mypy-cache target/venv/bin/mypy --config-file python/pyproject.toml python/turtle_finder tests/python examples/python/watch.py
 
 header: ## Regenerate include/turtle.h with cbindgen (commit it)

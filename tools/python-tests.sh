@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 py=$(tools/python-env.sh) || exit 1
 bin=$(dirname "$py")
 export PYTHONDONTWRITEBYTECODE=1 RUFF_CACHE_DIR=target/ruff-cache MYPY_CACHE_DIR=target/mypy-cache
-sources=(python/turtle_finder tests/python examples/python)
+sources=(python/turtle_finder tests/python examples/python bench/python_bench.py)
 # The seed's program is kept exactly as the seed wrote it (2-space indents and all).
 ruff_args=(--config python/pyproject.toml --exclude examples/python/seed_example.py)
 status=0

@@ -1,0 +1,170 @@
+"""The Python benchmark: turtle_finder from Python against the Rust blocking API and the
+Python clients python-etcd3 (etcd3, v3) and python-etcd (etcd, the seed's v2 client), all
+on one cluster in one run. Prints a table of figures and ratios.
+
+    make bench-python        (release wheel; BENCH_LOOKUPS sets lookups per phase)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+
+import etcd  # noqa: E402  python-etcd, the seed's client
+import etcd3  # noqa: E402
+import turtle_finder as tf  # noqa: E402
+from conftest import Cluster  # noqa: E402
+
+BENCH = ROOT / "target" / "release" / "turtle-bench"
+N = int(os.environ.get("BENCH_LOOKUPS", "3000"))
+CHANGES = int(os.environ.get("BENCH_CHANGES", "2000"))
+VALUE = '[ "turtle1", "turtle2", "turtle3" ]'
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(n: int, threads: int, lookup: Callable[[], object]) -> tuple[float, float]:
+    """ops/s and CPU µs per op of n lookups spread over `threads` threads."""
+
+    def work() -> None:
+        for _ in range(n // threads):
+            lookup()
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    t0, c0 = time.perf_counter(), cpu()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    return n / wall, used / n * 1e6
+
+
+def rust_lookups(eps: str, threads: int) -> tuple[float, float]:
+    out = subprocess.run([str(BENCH), "lookups", eps, str(N), str(threads)], capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout)
+    return d["ops_per_s"], d["cpu_per_op_us"]
+
+
+def latencies(put: Callable[[int], None], wait: Callable[[], float], n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.monotonic()
+        put(i)
+        out.append(wait() - t)
+    return out
+
+
+def pct(v: list[float], p: float) -> float:
+    s = sorted(v)
+    return s[round((len(s) - 1) * p)] * 1e6
+
+
+def main() -> None:
+    c = Cluster("--enable-v2")
+    try:
+        run(c)
+    finally:
+        c.close()
+
+
+def run(c: Cluster) -> None:
+    eps = ",".join(c.endpoints)
+    host, port = c.endpoints[0].split(":")
+    v3 = etcd3.client(host=host, port=int(port))
+    v3.put("/services/cdd", VALUE)
+    v2 = etcd.Client(host=tuple((h, int(p)) for h, p in (e.split(":") for e in c.endpoints)), allow_reconnect=True)
+    v2.write("/services/cdd", VALUE)
+    finder = tf.ServiceFinder(c.endpoints)
+    clients: dict[str, Callable[[], object]] = {
+        "turtle_finder": lambda: finder.get_service("cdd"),
+        "python-etcd3 (v3)": lambda: v3.get("/services/cdd"),
+        "python-etcd (v2, the seed's)": lambda: v2.get("/services/cdd").value,
+    }
+    for lookup in clients.values():
+        for _ in range(200):
+            lookup()
+    print(f"cluster: {eps}, {N} lookups per phase, {CHANGES} changes; medians of 3 rounds\n")
+    print("| measure | value | ratio | target |")
+    print("|---|---|---|---|")
+    results: dict[str, dict[int, list[tuple[float, float]]]] = {}
+    for _ in range(3):
+        for threads in (1, 8):
+            results.setdefault("Rust ServiceFinder", {}).setdefault(threads, []).append(rust_lookups(eps, threads))
+            for name, lookup in clients.items():
+                results.setdefault(name, {}).setdefault(threads, []).append(measure(N, threads, lookup))
+
+    def med(name: str, threads: int) -> tuple[float, float]:
+        rows = results[name][threads]
+        return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
+
+    for threads in (1, 8):
+        rust_ops, rust_cpu = med("Rust ServiceFinder", threads)
+        base = f"{rust_ops:.0f} ops/s, {rust_cpu:.0f} µs CPU/op"
+        print(f"| Rust ServiceFinder, {threads} thread(s) | {base} | (baseline) | |")
+        for name in clients:
+            ops, cpu_us = med(name, threads)
+            target = "≥ 0.90" if name == "turtle_finder" else ""
+            print(f"| {name}, {threads} thread(s) | {ops:.0f} ops/s | {ops / rust_ops:.2f}× Rust | {target} |")
+            target = "≤ 2.0" if name == "turtle_finder" and threads == 1 else ""
+            ratio = cpu_us / rust_cpu
+            print(f"| {name} CPU per lookup, {threads} thread(s) | {cpu_us:.0f} µs | {ratio:.2f}× Rust | {target} |")
+
+    # put -> callback latency; every writer is python-etcd3, so all pay the same put.
+    # The three watches live side by side and are measured in interleaved rounds.
+    import queue
+
+    got: queue.Queue[float] = queue.Queue()
+    w = finder.watch_service("lat", lambda _v: got.put(time.monotonic()))
+    rust = subprocess.Popen(
+        [str(BENCH), "watch-times", eps, "lat-rust"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert rust.stdout is not None and rust.stdout.readline().strip() == "ready"
+    stdout = rust.stdout
+
+    def rust_event() -> float:
+        return int(stdout.readline().split()[1]) / 1e9
+
+    e3: queue.Queue[float] = queue.Queue()
+    wid = v3.add_watch_callback("/services/lat-etcd3", lambda _r: e3.put(time.monotonic()))
+    py_lat: list[float] = []
+    rust_lat: list[float] = []
+    e3_lat: list[float] = []
+    rounds = 4
+    for _ in range(rounds):
+        k = CHANGES // rounds
+        py_lat += latencies(lambda i: v3.put("/services/lat", str(i)), lambda: got.get(timeout=10), k)
+        rust_lat += latencies(lambda i: v3.put("/services/lat-rust", str(i)), rust_event, k)
+        e3_lat += latencies(lambda i: v3.put("/services/lat-etcd3", str(i)), lambda: e3.get(timeout=10), k)
+    w.cancel()
+    v3.cancel_watch(wid)
+    assert rust.stdin is not None
+    rust.stdin.close()
+    rust.wait(timeout=10)
+
+    r50, r99 = pct(rust_lat, 0.5), pct(rust_lat, 0.99)
+    print(f"| Rust ServiceFinder put→callback p50 / p99 | {r50:.0f} / {r99:.0f} µs | (baseline) | |")
+    for name, lat, target in [("turtle_finder", py_lat, "p99 ≤ 1.2"), ("python-etcd3", e3_lat, "")]:
+        p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+        ratios = f"{p50 / r50:.2f}× / {p99 / r99:.2f}× Rust"
+        print(f"| {name} put→callback p50 / p99 | {p50:.0f} / {p99:.0f} µs | {ratios} | {target} |")
+    print("\n(all writes by python-etcd3, timed from before the put to the callback; CLOCK_MONOTONIC across processes)")
+    finder.close()
+
+
+if __name__ == "__main__":
+    main()
