@@ -306,3 +306,46 @@ fn calls_after_close_fail_as_closed() {
     f.close(); // idempotent
     w.cancel();
 }
+
+#[test]
+fn the_async_client_reads_and_streams_changes() {
+    let c = Cluster::start();
+    // The cluster helper blocks on its own runtime, so it is called between these steps.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    c.put_via(0, "/services/async", "a");
+    let client = rt
+        .block_on(turtle_finder::Client::connect(
+            Config::new(c.endpoints()).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(
+        rt.block_on(client.get_service("async")).unwrap().as_deref(),
+        Some("a")
+    );
+    let mut stream = rt
+        .block_on(client.watch_service("async", WatchOptions::initial()))
+        .unwrap();
+    let first = rt.block_on(stream.next()).unwrap().unwrap();
+    assert_eq!(
+        (first.kind, first.value_str().unwrap()),
+        (ChangeKind::Initial, Some("a"))
+    );
+    let rev = c.put_via(1, "/services/async", "b");
+    let ch = rt
+        .block_on(async { tokio::time::timeout(WAIT, stream.next()).await })
+        .expect("in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ch.kind, ch.value_str().unwrap(), ch.revision),
+        (ChangeKind::Put, Some("b"), rev)
+    );
+    stream.cancel();
+    assert!(
+        rt.block_on(stream.next()).is_none(),
+        "a cancelled stream ends"
+    );
+}
