@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, only when missing: etcd and etcdctl
 # (Debian's etcd-server / etcd-client, 3.4.x), protoc (etcd-client compiles etcd's
-# protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests.
+# protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests,
+# and python3-venv for the Python tests.
 # Idempotent; quiet when everything is there.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# Debian's python3 needs python3-venv for `python3 -m venv` (the Python tests' virtualenv).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get" >&2
