@@ -332,8 +332,7 @@ impl Cluster {
         loop {
             match rt.block_on(op(c.clone())) {
                 Ok(v) => return v,
-                Err(e) if Instant::now() < end => {
-                    let _ = e;
+                Err(_) if Instant::now() < end => {
                     // Polling: an election has no event a client can wait on.
                     std::thread::sleep(Duration::from_millis(50));
                 }
