@@ -45,7 +45,13 @@ impl Change {
     }
 }
 
-pub(crate) fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
+/// A stored value as text: an [`ErrorKind::InvalidValue`] error (naming the service) when it
+/// is not valid UTF-8, never a mangled string. Every face's text lookup goes through here.
+pub fn value_text(service: &str, value: Vec<u8>) -> Result<String> {
+    String::from_utf8(value).map_err(|e| not_utf8(service, e.utf8_error()))
+}
+
+fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
     Error::new(
         ErrorKind::InvalidValue,
         format!("the value of service {service:?} is not valid UTF-8 ({e}); read it as bytes"),

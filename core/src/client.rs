@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::change::{not_utf8, Change, ChangeKind, Delivery};
+use crate::change::{value_text, Change, ChangeKind, Delivery};
 use crate::config::{Config, Consistency};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
@@ -107,9 +107,7 @@ impl Client {
     pub async fn get_service_with(&self, name: &str, opts: ReadOptions) -> Result<Option<String>> {
         match self.get_service_bytes(name, opts).await? {
             None => Ok(None),
-            Some(v) => String::from_utf8(v)
-                .map(Some)
-                .map_err(|e| not_utf8(name, e.utf8_error())),
+            Some(v) => value_text(name, v).map(Some),
         }
     }
 

@@ -22,7 +22,7 @@ mod pool;
 mod runtime;
 mod watch;
 
-pub use change::{Change, ChangeKind};
+pub use change::{value_text, Change, ChangeKind};
 pub use client::{Client, ReadOptions, WatchOptions, WatchStream};
 pub use config::{Config, Consistency};
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};

@@ -96,12 +96,10 @@ pub extern "C" fn turtle_finder_free(finder: *mut turtle_finder) -> turtle_statu
 
 fn lookup(
     finder: *mut turtle_finder,
-    name: *const c_char,
+    name: &str,
     deadline_ms: u64,
 ) -> Result<Option<Vec<u8>>, FfiError> {
     let f = FINDERS.get(finder, "finder")?;
-    // SAFETY: caller contract of the exported functions below.
-    let name = unsafe { arg_str(name, "name") }?;
     let opts = ReadOptions {
         deadline: (deadline_ms > 0).then(|| Duration::from_millis(deadline_ms)),
         consistency: None,
@@ -126,18 +124,12 @@ pub unsafe extern "C" fn turtle_get_service(
     guard(|| {
         // SAFETY: caller contract.
         let out = unsafe { arg_out(out_value, "out_value") }?;
+        // SAFETY: caller contract.
+        let name = unsafe { arg_str(name, "name") }?;
         let value = match lookup(finder, name, deadline_ms)? {
             None => std::ptr::null_mut(),
             Some(bytes) => {
-                let shown = String::from_utf8(bytes).map_err(|e| {
-                    FfiError::new(
-                        turtle_status::TURTLE_INVALID_VALUE,
-                        format!(
-                            "the value is not valid UTF-8 ({}); use turtle_get_service_bytes",
-                            e.utf8_error()
-                        ),
-                    )
-                })?;
+                let shown = ::turtle_finder::value_text(name, bytes)?;
                 CString::new(shown)
                     .map_err(|_| {
                         FfiError::new(
@@ -177,6 +169,8 @@ pub unsafe extern "C" fn turtle_get_service_bytes(
                 arg_out(out_found, "out_found")?,
             )
         };
+        // SAFETY: caller contract.
+        let name = unsafe { arg_str(name, "name") }?;
         let value = lookup(finder, name, deadline_ms)?;
         *found = value.is_some();
         match value {

@@ -101,15 +101,7 @@ impl ServiceFinder {
     ) -> PyResult<Option<String>> {
         match self.lookup(py, name, timeout)? {
             None => Ok(None),
-            Some(v) => String::from_utf8(v).map(Some).map_err(|e| {
-                to_py(
-                    py,
-                    &turtle_finder::Error::new(
-                        ErrorKind::InvalidValue,
-                        format!("the value of service {name:?} is not valid UTF-8 ({}); use get_service_bytes", e.utf8_error()),
-                    ),
-                )
-            }),
+            Some(v) => turtle_finder::value_text(name, v).map(Some).py(py),
         }
     }
 
