@@ -78,20 +78,14 @@ impl ServiceFinder {
 
     /// [`ServiceFinder::get_service`] with a deadline or consistency for this call.
     pub fn get_service_with(&self, name: &str, opts: ReadOptions) -> Result<Option<String>> {
-        let client = self.shared.usable()?;
-        let name = name.to_string();
-        self.shared
-            .runtime
-            .block(async move { client.get_service_with(&name, opts).await })
+        self.get_service_bytes(name, opts)?
+            .map(|v| crate::change::value_text(name, v))
+            .transpose()
     }
 
     /// The raw bytes of service `name`, for values that are not UTF-8.
     pub fn get_service_bytes(&self, name: &str, opts: ReadOptions) -> Result<Option<Vec<u8>>> {
-        let client = self.shared.usable()?;
-        let name = name.to_string();
-        self.shared
-            .runtime
-            .block(async move { client.get_service_bytes(&name, opts).await })
+        self.get_service_bytes_interruptible(name, opts, &|| false)
     }
 
     /// [`ServiceFinder::get_service_bytes`] that gives up with [`ErrorKind::Interrupted`]
@@ -203,7 +197,7 @@ impl ServiceFinder {
 
 impl Drop for ServiceFinder {
     fn drop(&mut self) {
-        if std::process::id() != self.shared.pid {
+        if self.shared.forked() {
             // A child after fork(): the parent's threads do not exist here and their locks
             // may be held forever. Touch nothing; the memory goes with the process.
             std::mem::forget(self.shared.clone());
@@ -214,12 +208,17 @@ impl Drop for ServiceFinder {
 }
 
 impl Shared {
+    /// True in a child after fork(): this finder's threads belong to the parent.
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
     /// The client, unless closed or forked away from.
     fn usable(&self) -> Result<Client> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::closed());
         }
-        if std::process::id() != self.pid {
+        if self.forked() {
             return Err(Error::new(
                 ErrorKind::Closed,
                 "this finder was made in the parent process before fork(); make a new one in the child",
@@ -229,7 +228,7 @@ impl Shared {
     }
 
     fn cancel(&self, id: i64, slot: &Slot) {
-        if std::process::id() != self.pid {
+        if self.forked() {
             return; // after fork(), see ServiceFinder's Drop
         }
         slot.cancel(self.dispatcher.is_current());
@@ -238,7 +237,7 @@ impl Shared {
     }
 
     fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) || std::process::id() != self.pid {
+        if self.closed.swap(true, Ordering::SeqCst) || self.forked() {
             return; // after fork(), see Drop
         }
         let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();

@@ -52,12 +52,7 @@ impl RuntimeThread {
         T: Send + 'static,
         F: Future<Output = Result<T>> + Send + 'static,
     {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.handle.spawn(async move {
-            let _ = tx.send(fut.await);
-        });
-        // A runtime that shut down drops the task, and with it the sender.
-        rx.recv().unwrap_or_else(|_| Err(Error::closed()))
+        self.block_interruptible(fut, &|| false)
     }
 
     /// [`RuntimeThread::block`] that also gives up when `interrupted()` returns true; it is
@@ -78,6 +73,7 @@ impl RuntimeThread {
         loop {
             match rx.recv_timeout(std::time::Duration::from_millis(50)) {
                 Ok(r) => return r,
+                // A runtime that shut down drops the task, and with it the sender.
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                     return Err(Error::closed())
                 }
