@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, only when missing: etcd and etcdctl
-# (Debian's etcd-server / etcd-client, 3.4.x), protoc (etcd-client compiles etcd's
-# protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests,
+# (Debian's etcd-server / etcd-client, 3.4.x), protoc and the well-known protos (etcd-client
+# compiles etcd's protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests,
 # and python3-venv for the Python tests.
 # Idempotent; quiet when everything is there.
 set -euo pipefail
@@ -10,6 +10,9 @@ missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# etcd's protos import google/protobuf/*.proto, which Debian ships in libprotobuf-dev
+# (only a Recommends of protobuf-compiler, skipped by --no-install-recommends).
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # Debian's python3 needs python3-venv for `python3 -m venv` (the Python tests' virtualenv).
