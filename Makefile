@@ -6,22 +6,22 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: help setup demo test test-rust test-python bench bench-python lint fmt header install ci
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## Install etcd, etcdctl and protoc with apt when missing
+setup: ## Install with apt what is missing: etcd, etcdctl, protoc and its protos, a C compiler, pkg-config, python3-venv
 	@tools/setup.sh
 
 demo: setup ## Start a local 3-member cluster; lookup, watch, kill the member in use, carry on
 	$(CARGO) run --quiet -p turtle-examples --bin demo
 
-test: setup ## Run every test: Rust, C and Python (what CI runs)
+test: setup ## Lint, then run every test: Rust, C and Python (what CI runs)
 	tools/test-all.sh
 
 test-rust: ## Rust unit, doc and integration tests, and the C tests through libturtle
 	$(CARGO) build --workspace --all-targets
 	tools/cargo-test.sh
 
-test-python: ## The Python wheel's lint, type and stub checks and its pytest suite
+test-python: ## The Python wheel's stub check and its pytest suite
 	$(CARGO) build -p turtle-tests
 	tools/python-tests.sh
 
@@ -34,12 +34,8 @@ bench-python: setup ## The Python benchmark: turtle_finder vs the Rust API, pyth
 	target/venv/bin/pip install -q --disable-pip-version-check -r python/requirements-bench.txt
 	TURTLE_CLUSTER_BIN=target/release/turtle-cluster PYTHONDONTWRITEBYTECODE=1 target/venv/bin/python bench/python_bench.py
 
-lint: ## cargo fmt --check, clippy with warnings as errors, ruff and mypy
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	tools/python-env.sh >/dev/null
-	RUFF_CACHE_DIR=target/ruff-cache target/venv/bin/ruff check --config python/pyproject.toml --exclude examples/python/seed_example.py python/turtle_finder tests/python examples/python bench/python_bench.py
-	MYPY_CACHE_DIR=target/mypy-cache target/venv/bin/mypy --config-file python/pyproject.toml python/turtle_finder tests/python examples/python/watch.py
+lint: ## rustfmt check, clippy (warnings and missing docs are errors), ruff and mypy --strict (part of make test)
+	tools/lint.sh
 
 header: ## Regenerate include/turtle.h with cbindgen (commit it)
 	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header

@@ -4,7 +4,7 @@
  * Conventions
  * - Every function returns a turtle_status; results come through out-parameters,
  *   written only on success. turtle_last_error() has the message of the calling
- *   thread's last failure.
+ *   thread's last call: why it failed, or "" when it succeeded.
  * - Handles (turtle_config, turtle_finder, turtle_watch) are opaque and owned by the
  *   caller; each has a *_free. Freeing NULL is a no-op; a freed handle is detected and
  *   gives TURTLE_INVALID_HANDLE. Strings and buffers libturtle returns are freed with
@@ -48,7 +48,8 @@
 #define TURTLE_WATCH_INITIAL 1
 
 /**
- * The result of every libturtle call. The numbers are stable.
+ * The result of every libturtle call. The numbers are stable; each error kind of
+ * turtle-finder has its own, and `turtle_status_name` names them all.
  */
 enum turtle_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -91,6 +92,11 @@ enum turtle_status
    * The handle was already freed, or is of another kind.
    */
   TURTLE_INVALID_HANDLE = 8,
+  /**
+   * A blocking call was interrupted. No libturtle function returns it today (C calls
+   * have no interrupt check); the number is kept for the core's error kind of that name.
+   */
+  TURTLE_INTERRUPTED = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -179,7 +185,7 @@ typedef struct turtle_change {
   turtle_change_kind kind;
   /**
    * Older changes dropped just before this one because the callback was slower than
-   * the updates (0 unless the watch's queue of 1024 overflowed).
+   * the updates (0 unless the watch's queue, `max_queued_changes`, overflowed).
    */
   uint64_t skipped;
 } turtle_change;
@@ -214,14 +220,9 @@ extern "C" {
 const char *turtle_version(void);
 
 /**
- * Panics inside libturtle on purpose and returns the caught panic as TURTLE_INTERNAL:
- * the test suite's proof that no panic crosses into C. Has no other effect.
- */
-turtle_status turtle_debug_panic(void);
-
-/**
- * Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (or
- * 127.0.0.1:2379), prefix "/services/", deadline 5000 ms, linearizable reads.
+ * Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
+ * malformed value gives TURTLE_INVALID_ARGUMENT) or 127.0.0.1:2379, prefix "/services/",
+ * deadline 5000 ms, linearizable reads, and the timings the README's table lists.
  * `*out` is written only on success.
  *
  * # Safety
@@ -252,7 +253,7 @@ turtle_status turtle_config_set_endpoints(struct turtle_config *config, const ch
 turtle_status turtle_config_set_prefix(struct turtle_config *config, const char *prefix);
 
 /**
- * Sets the default deadline of every call, in milliseconds (at least 1).
+ * Sets the default deadline of every call, in milliseconds (at least 1; default 5000).
  */
 turtle_status turtle_config_set_deadline_ms(struct turtle_config *config, uint64_t deadline_ms);
 
@@ -260,6 +261,69 @@ turtle_status turtle_config_set_deadline_ms(struct turtle_config *config, uint64
  * Sets the read consistency: TURTLE_LINEARIZABLE (default) or TURTLE_SERIALIZABLE.
  */
 turtle_status turtle_config_set_consistency(struct turtle_config *config, uint32_t consistency);
+
+/**
+ * Sets how many undelivered changes a watch keeps while its callback is busy (at least
+ * 1; default 1024); past that the oldest are dropped and counted in `skipped`.
+ */
+turtle_status turtle_config_set_max_queued_changes(struct turtle_config *config, size_t max);
+
+/**
+ * Sets how long a read waits for one member before also asking the next (default 250 ms).
+ */
+turtle_status turtle_config_set_hedge_after_ms(struct turtle_config *config,
+                                               uint64_t hedge_after_ms);
+
+/**
+ * Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).
+ */
+turtle_status turtle_config_set_connect_timeout_ms(struct turtle_config *config,
+                                                   uint64_t timeout_ms);
+
+/**
+ * Sets the HTTP/2 keepalive: a ping every `interval_ms`, answered within `timeout_ms`
+ * (defaults 10000 and 5000). etcd closes connections that ping more often than its
+ * `--grpc-keepalive-min-time` (5 s by default).
+ */
+turtle_status turtle_config_set_keepalive_ms(struct turtle_config *config,
+                                             uint64_t interval_ms,
+                                             uint64_t timeout_ms);
+
+/**
+ * Sets the watch stream's liveness check: a progress request every `interval_ms`, and
+ * the silence after which the stream moves to another member (defaults 300 and 1000).
+ */
+turtle_status turtle_config_set_watch_check_ms(struct turtle_config *config,
+                                               uint64_t interval_ms,
+                                               uint64_t timeout_ms);
+
+/**
+ * Sets how often the watch stream's member is asked whether it has a leader (default 1500).
+ */
+turtle_status turtle_config_set_leader_check_ms(struct turtle_config *config, uint64_t interval_ms);
+
+/**
+ * Sets how long a watch that etcd cancelled (for a reason other than compaction) waits
+ * before it is created anew (default 1000; 0 allowed).
+ */
+turtle_status turtle_config_set_watch_retry_delay_ms(struct turtle_config *config,
+                                                     uint64_t delay_ms);
+
+/**
+ * Sets the exponential, jittered backoff between rounds over all members (defaults 20
+ * and 500); `min_ms` must not be above `max_ms`.
+ */
+turtle_status turtle_config_set_retry_backoff_ms(struct turtle_config *config,
+                                                 uint64_t min_ms,
+                                                 uint64_t max_ms);
+
+/**
+ * Sets the exponential, jittered backoff between background probes of a failed member
+ * (defaults 100 and 2000); `min_ms` must not be above `max_ms`.
+ */
+turtle_status turtle_config_set_probe_backoff_ms(struct turtle_config *config,
+                                                 uint64_t min_ms,
+                                                 uint64_t max_ms);
 
 /**
  * Makes a finder for `endpoints` ("host:port" or "http://host:port", comma-separated).
@@ -296,8 +360,10 @@ turtle_status turtle_finder_new_with_config(const struct turtle_config *config,
 turtle_status turtle_finder_close(struct turtle_finder *finder);
 
 /**
- * Closes (once no other thread is inside a call with it) and frees a finder. NULL is a
- * no-op; a freed handle gives TURTLE_INVALID_HANDLE.
+ * Closes (as `turtle_finder_close`) and frees a finder. NULL is a no-op; a freed handle
+ * gives TURTLE_INVALID_HANDLE. Calls other threads are making with the handle at that
+ * moment end as after a close (TURTLE_CLOSED, or their result if they finished first);
+ * later calls give TURTLE_INVALID_HANDLE.
  */
 turtle_status turtle_finder_free(struct turtle_finder *finder);
 
@@ -347,8 +413,9 @@ void turtle_string_free(char *s);
 void turtle_bytes_free(uint8_t *data, size_t len);
 
 /**
- * The message of the last failed libturtle call on the calling thread, or "" after a
- * success. Valid until the next libturtle call on the same thread; never NULL; do not free.
+ * The message of the calling thread's last libturtle call that returns a status: why it
+ * failed, or "" when it succeeded. Valid until the thread's next libturtle call; never
+ * NULL; do not free.
  */
 const char *turtle_last_error(void);
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Every test of the project, in order: Rust (unit, doc, integration, C through libturtle),
-# Python (lint, types, stubs, pytest) and the release wheel. Each step ends with a line
+# Every test of the project, in order: style and types of every language (tools/lint.sh),
+# Rust (unit, doc, integration, C through libturtle), Python (stubs, pytest) and the
+# release wheel. Each step ends with a line
 # "<step>: N passed, N failed"; this script ends with their sum on one line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-for step in "cargo build --workspace --all-targets" tools/cargo-test.sh tools/python-tests.sh tools/wheel-check.sh; do
+for step in "cargo build --workspace --all-targets" tools/lint.sh tools/cargo-test.sh tools/python-tests.sh tools/wheel-check.sh; do
   echo "== $step"
   $step 2>&1 | tee -a "$log"
   rc=${PIPESTATUS[0]}

@@ -4,17 +4,28 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Why a watch delivered a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u32)]
 pub enum ChangeKind {
-    /// The value when the watch started (only with [`crate::WatchOptions::initial`]).
-    Initial = 0,
+    /// The value when the watch started (only with `WatchOptions::initial`).
+    Initial,
     /// The service's key was written.
-    Put = 1,
+    Put,
     /// The service's key was deleted; the value is `None`.
-    Delete = 2,
+    Delete,
     /// The history the watch needed was compacted away: this is the current value, read
     /// anew, and the watch goes on from it. Changes in between are not delivered.
-    Reset = 3,
+    Reset,
+}
+
+impl ChangeKind {
+    /// The lowercase name: `"initial"`, `"put"`, `"delete"` or `"reset"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Initial => "initial",
+            ChangeKind::Put => "put",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Reset => "reset",
+        }
+    }
 }
 
 /// One change of a watched service.
@@ -64,4 +75,10 @@ fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
 pub(crate) enum Delivery {
     Change(Change),
     Error(Error),
+}
+
+/// Where a watch's deliveries go: a dispatcher slot (blocking finder) or an async stream.
+/// `deliver` is called on the runtime thread and must not block.
+pub(crate) trait Sink: Send + Sync {
+    fn deliver(&self, d: Delivery);
 }

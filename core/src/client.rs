@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::change::{value_text, Change, ChangeKind, Delivery};
+use crate::change::{value_text, Change, ChangeKind, Delivery, Sink};
 use crate::config::{Config, Consistency};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
+use crate::hub::{Entry, Hub};
 use crate::mailbox::Mailbox;
 use crate::pool::{MemberHealth, Pool};
-use crate::watch::{Entry, Hub, Sink};
 
 /// Per-call options of a lookup.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +81,9 @@ struct Inner {
 impl Client {
     /// Sets up the pool. Connections open lazily, so this succeeds with every member down;
     /// calls then fail with `Unavailable` until one answers. Must run inside a tokio runtime.
+    /// Unusable settings are an `InvalidArgument` error (see [`Config::check`]).
     pub async fn connect(config: Config) -> Result<Client> {
+        config.check()?;
         let pool = Arc::new(Pool::new(Arc::new(config)).await?);
         let hub = Hub::start(pool.clone());
         Ok(Client {
@@ -119,12 +121,10 @@ impl Client {
     ) -> Result<Option<Vec<u8>>> {
         let key = self.config().service_key(name)?;
         let pool = &self.inner.pool;
-        let deadline = opts.deadline.unwrap_or(pool.cfg.deadline);
+        let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
-        Ok(read(pool, key.as_bytes(), deadline, consistency)
-            .await?
-            .0
-            .map(|(v, _)| v))
+        let (kv, _) = pool.read(key.as_bytes(), deadline, consistency).await?;
+        Ok(kv.map(|(v, _)| v))
     }
 
     /// Watches service `name`; changes arrive through the returned stream.
@@ -151,9 +151,10 @@ impl Client {
     ) -> Result<i64> {
         let key = self.config().service_key(name)?;
         let pool = &self.inner.pool;
-        let deadline = opts.deadline.unwrap_or(pool.cfg.deadline);
-        let (kv, read_rev) =
-            read(pool, key.as_bytes(), deadline, Consistency::Linearizable).await?;
+        let deadline = pool.cfg.call_deadline(opts.deadline)?;
+        let (kv, read_rev) = pool
+            .read(key.as_bytes(), deadline, Consistency::Linearizable)
+            .await?;
         if opts.initial {
             let (value, revision) = match kv {
                 Some((v, r)) => (Some(v), r),
@@ -200,35 +201,6 @@ impl Client {
     pub fn watch_member(&self) -> Option<Endpoint> {
         self.inner.hub.serving()
     }
-}
-
-/// Reads one key through the pool: the value with its mod revision, and the read's revision.
-pub(crate) async fn read(
-    pool: &Pool,
-    key: &[u8],
-    deadline: Duration,
-    consistency: Consistency,
-) -> Result<(Option<(Vec<u8>, i64)>, i64)> {
-    pool.run("get_service", deadline, |m| {
-        let mut kv = m.kv.clone();
-        let key = key.to_vec();
-        async move {
-            let opts = match consistency {
-                Consistency::Linearizable => None,
-                Consistency::Serializable => {
-                    Some(etcd_client::GetOptions::new().with_serializable())
-                }
-            };
-            let resp = kv.get(key, opts).await?;
-            let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
-            let kv = resp
-                .kvs()
-                .first()
-                .map(|kv| (kv.value().to_vec(), kv.mod_revision()));
-            Ok((kv, rev))
-        }
-    })
-    .await
 }
 
 struct StreamSink {

@@ -16,8 +16,14 @@ pub enum Consistency {
     Serializable,
 }
 
-/// Settings of a [`crate::Client`] or [`crate::ServiceFinder`]. Build with [`Config::new`]
-/// or [`Config::from_env`] and the `with_*` methods.
+/// Settings of a [`Client`](crate::client::Client) or
+/// [`ServiceFinder`](crate::finder::ServiceFinder). Build with [`Config::new`] or
+/// [`Config::from_env`] and the `with_*` methods; the settings are checked together when a
+/// client or finder is made from them (an unusable one is an `InvalidArgument` error naming
+/// it), or at once with [`Config::check`].
+///
+/// Every timing the engine uses is one of these settings; the README's numbers are their
+/// defaults.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,20 +33,33 @@ pub enum Consistency {
 ///     .with_prefix("/services/")
 ///     .unwrap();
 /// assert_eq!(cfg.endpoints().len(), 2);
+/// assert!(cfg.check().is_ok());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) prefix: String,
     pub(crate) deadline: Duration,
+    pub(crate) consistency: Consistency,
+    pub(crate) max_queued_changes: usize,
     pub(crate) hedge_after: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) keepalive_interval: Duration,
     pub(crate) keepalive_timeout: Duration,
     pub(crate) watch_check_interval: Duration,
     pub(crate) watch_check_timeout: Duration,
-    pub(crate) consistency: Consistency,
-    pub(crate) max_queued_changes: usize,
+    pub(crate) leader_check_interval: Duration,
+    pub(crate) watch_retry_delay: Duration,
+    pub(crate) retry_backoff: (Duration, Duration),
+    pub(crate) probe_backoff: (Duration, Duration),
+}
+
+/// The longest duration any setting accepts: far beyond any sensible value, and far from
+/// where adding it to the clock could overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 impl Config {
@@ -51,33 +70,48 @@ impl Config {
         S: AsRef<str>,
     {
         let items: Vec<S> = endpoints.into_iter().collect();
-        Ok(Config::with_endpoints(endpoints::parse_list(&items)?))
+        Ok(Config::defaults(endpoints::parse_list(&items)?))
     }
 
     /// Settings for the endpoints in `TURTLE_ENDPOINTS`, or `127.0.0.1:2379` when unset.
     pub fn from_env() -> Result<Config> {
-        Ok(Config::with_endpoints(endpoints::from_env()?))
+        Ok(Config::defaults(endpoints::from_env()?))
     }
 
-    fn with_endpoints(endpoints: Vec<Endpoint>) -> Config {
+    fn defaults(endpoints: Vec<Endpoint>) -> Config {
         Config {
             endpoints,
             prefix: "/services/".into(),
-            deadline: Duration::from_secs(5),
-            hedge_after: Duration::from_millis(250),
-            connect_timeout: Duration::from_secs(1),
-            keepalive_interval: Duration::from_secs(10),
-            keepalive_timeout: Duration::from_secs(5),
-            watch_check_interval: Duration::from_millis(300),
-            watch_check_timeout: Duration::from_millis(1000),
+            deadline: ms(5000),
             consistency: Consistency::Linearizable,
             max_queued_changes: 1024,
+            hedge_after: ms(250),
+            connect_timeout: ms(1000),
+            keepalive_interval: ms(10_000),
+            keepalive_timeout: ms(5000),
+            watch_check_interval: ms(300),
+            watch_check_timeout: ms(1000),
+            leader_check_interval: ms(1500),
+            watch_retry_delay: ms(1000),
+            retry_backoff: (ms(20), ms(500)),
+            probe_backoff: (ms(100), ms(2000)),
         }
     }
 
     /// The members, in the order given.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
+    }
+
+    /// Replaces the members: a list whose items may also be comma-separated.
+    pub fn with_endpoints<I, S>(mut self, endpoints: I) -> Result<Config>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let items: Vec<S> = endpoints.into_iter().collect();
+        self.endpoints = endpoints::parse_list(&items)?;
+        Ok(self)
     }
 
     /// The key prefix of services (default `/services/`): `get_service("cdd")` reads
@@ -97,14 +131,31 @@ impl Config {
         self
     }
 
-    /// How long a request waits for one member before also asking the next (default 250 ms).
+    /// Default read consistency of lookups (default linearizable).
+    pub fn with_consistency(mut self, c: Consistency) -> Config {
+        self.consistency = c;
+        self
+    }
+
+    /// How many undelivered changes a watch keeps while its callback is busy (default 1024).
+    /// Past that the oldest are dropped; the newest is always kept and delivered.
+    pub fn with_max_queued_changes(mut self, n: usize) -> Result<Config> {
+        if n == 0 {
+            return Err(Error::invalid("max_queued_changes must be at least 1"));
+        }
+        self.max_queued_changes = n;
+        Ok(self)
+    }
+
+    /// How long a read waits for one member before also asking the next (default 250 ms).
     /// This is what keeps lookups going within a second when a member hangs.
     pub fn with_hedge_after(mut self, d: Duration) -> Config {
         self.hedge_after = d;
         self
     }
 
-    /// TCP connect timeout per member (default 1 s).
+    /// TCP connect timeout per member (default 1 s); also how long a background probe of a
+    /// failed member waits for its answer.
     pub fn with_connect_timeout(mut self, d: Duration) -> Config {
         self.connect_timeout = d;
         self
@@ -121,26 +172,98 @@ impl Config {
 
     /// How often the watch stream is checked for life (a progress request), and how long
     /// it may stay silent before it is moved to another member (defaults 300 ms and 1 s).
+    /// The silence limit also bounds opening a stream and the leader check's status call.
     pub fn with_watch_check(mut self, interval: Duration, timeout: Duration) -> Config {
         self.watch_check_interval = interval;
         self.watch_check_timeout = timeout;
         self
     }
 
-    /// Default read consistency of lookups (default linearizable).
-    pub fn with_consistency(mut self, c: Consistency) -> Config {
-        self.consistency = c;
+    /// How often the member serving the watch stream is asked whether it has a leader
+    /// (default 1.5 s): the client-side half of etcd's require-leader.
+    pub fn with_leader_check(mut self, interval: Duration) -> Config {
+        self.leader_check_interval = interval;
         self
     }
 
-    /// How many undelivered changes a watch keeps while its callback is busy (default 1024).
-    /// Past that the oldest are dropped; the newest is always kept and delivered.
-    pub fn with_max_queued_changes(mut self, n: usize) -> Result<Config> {
-        if n == 0 {
-            return Err(Error::invalid("max_queued_changes must be at least 1"));
+    /// How long a watch that etcd cancelled for a reason other than compaction (e.g. a
+    /// permission lost) waits before it is read and created anew (default 1 s).
+    pub fn with_watch_retry_delay(mut self, d: Duration) -> Config {
+        self.watch_retry_delay = d;
+        self
+    }
+
+    /// The exponential, jittered backoff between rounds over all members, of requests and
+    /// of the watch stream (default from 20 ms up to 500 ms).
+    pub fn with_retry_backoff(mut self, min: Duration, max: Duration) -> Config {
+        self.retry_backoff = (min, max);
+        self
+    }
+
+    /// The exponential, jittered backoff between background probes of a failed member
+    /// (default from 100 ms up to 2 s).
+    pub fn with_probe_backoff(mut self, min: Duration, max: Duration) -> Config {
+        self.probe_backoff = (min, max);
+        self
+    }
+
+    /// Checks the settings together: every timing above zero (the watch retry delay may be
+    /// zero) and at most [`MAX_DURATION`], every backoff's minimum at most its maximum.
+    /// Clients and finders run this when they are made.
+    pub fn check(&self) -> Result<()> {
+        let positive = [
+            ("deadline", self.deadline),
+            ("hedge_after", self.hedge_after),
+            ("connect_timeout", self.connect_timeout),
+            ("keepalive interval", self.keepalive_interval),
+            ("keepalive timeout", self.keepalive_timeout),
+            ("watch check interval", self.watch_check_interval),
+            ("watch check timeout", self.watch_check_timeout),
+            ("leader_check", self.leader_check_interval),
+            ("retry_backoff maximum", self.retry_backoff.1),
+            ("probe_backoff maximum", self.probe_backoff.1),
+        ];
+        for (name, d) in positive {
+            if d.is_zero() {
+                return Err(Error::invalid(format!("{name} must be above zero")));
+            }
         }
-        self.max_queued_changes = n;
-        Ok(self)
+        let bounded = [
+            ("watch_retry_delay", self.watch_retry_delay),
+            ("retry_backoff minimum", self.retry_backoff.0),
+            ("probe_backoff minimum", self.probe_backoff.0),
+        ];
+        for (name, d) in positive.iter().chain(&bounded) {
+            if *d > MAX_DURATION {
+                return Err(Error::invalid(format!(
+                    "{name} of {d:?} is longer than the limit of {MAX_DURATION:?}"
+                )));
+            }
+        }
+        for (name, (min, max)) in [
+            ("retry_backoff", self.retry_backoff),
+            ("probe_backoff", self.probe_backoff),
+        ] {
+            if min > max {
+                return Err(Error::invalid(format!(
+                    "{name}: minimum {min:?} is above maximum {max:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The deadline of one call: `per_call` when given (checked as the setting is), else
+    /// the default.
+    pub(crate) fn call_deadline(&self, per_call: Option<Duration>) -> Result<Duration> {
+        match per_call {
+            None => Ok(self.deadline),
+            Some(d) if d.is_zero() => Err(Error::invalid("deadline must be above zero")),
+            Some(d) if d > MAX_DURATION => Err(Error::invalid(format!(
+                "deadline of {d:?} is longer than the limit of {MAX_DURATION:?}"
+            ))),
+            Some(d) => Ok(d),
+        }
     }
 
     /// The key of a service, after checking its name.
@@ -180,10 +303,76 @@ mod tests {
         for bad in ["", "a/b", "/", "a\0b"] {
             assert_eq!(
                 c.service_key(bad).unwrap_err().kind(),
-                crate::ErrorKind::InvalidArgument
+                crate::error::ErrorKind::InvalidArgument
             );
         }
         assert!(c.clone().with_prefix("/x\0").is_err());
         assert!(c.with_max_queued_changes(0).is_err());
+    }
+
+    /// "250 ms", "1 s", "1.5 s": how the README writes a duration.
+    fn shown(d: Duration) -> String {
+        match d.as_millis() {
+            n if n < 1000 => format!("{n} ms"),
+            n => format!("{} s", n as f64 / 1000.0),
+        }
+    }
+
+    #[test]
+    fn readme_table_shows_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let c = Config::new(["a:1"]).unwrap();
+        let pair = |(a, b): (Duration, Duration)| format!("{}, {}", shown(a), shown(b));
+        let range = |(a, b): (Duration, Duration)| format!("{} to {}", shown(a), shown(b));
+        let rows = [
+            ("with_prefix", format!("`{}`", c.prefix)),
+            ("with_deadline", shown(c.deadline)),
+            ("with_consistency", "linearizable".into()),
+            ("with_max_queued_changes", c.max_queued_changes.to_string()),
+            ("with_hedge_after", shown(c.hedge_after)),
+            ("with_connect_timeout", shown(c.connect_timeout)),
+            (
+                "with_keepalive",
+                pair((c.keepalive_interval, c.keepalive_timeout)),
+            ),
+            (
+                "with_watch_check",
+                pair((c.watch_check_interval, c.watch_check_timeout)),
+            ),
+            ("with_leader_check", shown(c.leader_check_interval)),
+            ("with_watch_retry_delay", shown(c.watch_retry_delay)),
+            ("with_retry_backoff", range(c.retry_backoff)),
+            ("with_probe_backoff", range(c.probe_backoff)),
+        ];
+        assert_eq!(c.consistency, Consistency::Linearizable);
+        for (setter, default) in rows {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with('|') && l.contains(&format!("`{setter}`")))
+                .unwrap_or_else(|| panic!("README's settings table has no row for {setter}"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            assert_eq!(cells[2], default, "README's default of {setter}");
+        }
+    }
+
+    #[test]
+    fn timings_are_checked_together() {
+        let c = Config::new(["a:1"]).unwrap();
+        assert!(c.check().is_ok());
+        let zero = c.clone().with_watch_check(Duration::ZERO, ms(1));
+        assert!(zero
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("watch check interval"));
+        let huge = c.clone().with_deadline(Duration::MAX);
+        assert!(huge.check().unwrap_err().to_string().contains("deadline"));
+        let upside_down = c.clone().with_retry_backoff(ms(9), ms(1));
+        assert!(upside_down
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("retry_backoff"));
+        assert!(c.with_watch_retry_delay(Duration::ZERO).check().is_ok());
     }
 }

@@ -8,10 +8,9 @@ use std::thread::{JoinHandle, ThreadId};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::change::Delivery;
+use crate::change::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::Mailbox;
-use crate::watch::Sink;
 
 /// A watch's callback as the dispatcher calls it.
 pub(crate) type Callback = Box<dyn FnMut(Delivery) + Send>;
@@ -80,11 +79,6 @@ impl Dispatcher {
             }
             let _ = join.join();
         }
-    }
-
-    /// Callbacks waiting to run.
-    pub(crate) fn queue_len(&self) -> usize {
-        self.tx.len()
     }
 }
 

@@ -5,32 +5,44 @@ use std::time::Duration;
 
 /// What went wrong, coarse enough for C status codes and Python exception classes.
 ///
-/// The numbers are stable: the C ABI returns them as status codes.
+/// The faces own their spellings of a kind: libturtle's `turtle_status` numbers (stable,
+/// part of the C ABI) and the Python exception classes are both derived from this list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[repr(u32)]
 pub enum ErrorKind {
     /// The caller passed something unusable: a malformed endpoint, a service name with `/`.
-    InvalidArgument = 1,
+    InvalidArgument,
     /// No member answered: every member tried refused, dropped or never answered the connection.
-    Unavailable = 2,
+    Unavailable,
     /// The call's deadline passed while a member was still working on it.
-    DeadlineExceeded = 3,
+    DeadlineExceeded,
     /// The cluster refused the credentials or the operation.
-    PermissionDenied = 4,
+    PermissionDenied,
     /// The finder (or the watch) was closed.
-    Closed = 5,
+    Closed,
     /// A stored value is not valid UTF-8; the bytes API returns it unchanged.
-    InvalidValue = 6,
+    InvalidValue,
     /// Anything else: a bug or an answer etcd should never give.
-    Internal = 7,
+    Internal,
     /// The caller's interrupt check fired during a blocking call (Python's Ctrl-C).
-    /// 8 is the C ABI's invalid-handle status, so this is 9.
-    Interrupted = 9,
+    Interrupted,
 }
 
 impl ErrorKind {
-    /// A short lowercase name, used in messages and metrics.
+    /// Every kind, in the order of the C ABI's status numbers (1, 2, ...).
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Unavailable,
+        ErrorKind::DeadlineExceeded,
+        ErrorKind::PermissionDenied,
+        ErrorKind::Closed,
+        ErrorKind::InvalidValue,
+        ErrorKind::Internal,
+        ErrorKind::Interrupted,
+    ];
+
+    /// A short lowercase name, e.g. `"deadline exceeded"`: what `Display` shows, and the
+    /// name libturtle's `turtle_status_name` gives the kind's status.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidArgument => "invalid argument",
@@ -42,6 +54,12 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
             ErrorKind::Interrupted => "interrupted",
         }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::change::{Change, Delivery};
+use crate::change::{value_text, Change, Delivery};
 use crate::client::{Client, ReadOptions, WatchOptions};
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Slot};
@@ -79,7 +79,7 @@ impl ServiceFinder {
     /// [`ServiceFinder::get_service`] with a deadline or consistency for this call.
     pub fn get_service_with(&self, name: &str, opts: ReadOptions) -> Result<Option<String>> {
         self.get_service_bytes(name, opts)?
-            .map(|v| crate::change::value_text(name, v))
+            .map(|v| value_text(name, v))
             .transpose()
     }
 
@@ -182,11 +182,6 @@ impl ServiceFinder {
         self.shared.client.watch_member()
     }
 
-    /// Callbacks queued on the dispatcher, waiting to run.
-    pub fn callback_queue_len(&self) -> usize {
-        self.shared.dispatcher.queue_len()
-    }
-
     /// Cancels every watch, stops both threads and joins them. No callback runs after it
     /// returns (from inside a callback: none after the current one). Idempotent; later
     /// calls fail with [`ErrorKind::Closed`].
@@ -233,7 +228,7 @@ impl Shared {
         }
         slot.cancel(self.dispatcher.is_current());
         self.watches.lock().remove(&id);
-        self.runtime.enter(|| self.client.stop_watch(id));
+        self.client.stop_watch(id);
     }
 
     fn close(&self) {

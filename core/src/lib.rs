@@ -10,6 +10,8 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
+// Layers, each using only those above it: error; endpoints, change; config; mailbox,
+// runtime; pool, dispatch; hub; client; finder.
 mod change;
 mod client;
 mod config;
@@ -17,14 +19,14 @@ mod dispatch;
 mod endpoints;
 mod error;
 mod finder;
+mod hub;
 mod mailbox;
 mod pool;
 mod runtime;
-mod watch;
 
 pub use change::{value_text, Change, ChangeKind};
 pub use client::{Client, ReadOptions, WatchOptions, WatchStream};
-pub use config::{Config, Consistency};
+pub use config::{Config, Consistency, MAX_DURATION};
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};

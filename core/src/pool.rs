@@ -11,7 +11,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use parking_lot::Mutex;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::config::Config;
+use crate::config::{Config, Consistency};
 use crate::endpoints::Endpoint;
 use crate::error::{classify, Attempt, Error, ErrorKind, Failure, Result};
 
@@ -47,6 +47,45 @@ struct Health {
     last_error: Option<String>,
 }
 
+impl Member {
+    /// The member's lazily connected channel and the etcd clients on it.
+    async fn new(index: usize, endpoint: &Endpoint, cfg: &Config) -> Result<Member> {
+        if endpoint.is_tls() {
+            return Err(Error::invalid(format!(
+                "endpoint {endpoint}: TLS is not supported by this build of turtle-finder"
+            )));
+        }
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.url())
+            .map_err(|e| Error::invalid(format!("endpoint {endpoint}: {e}")))?
+            .connect_timeout(cfg.connect_timeout)
+            .http2_keep_alive_interval(cfg.keepalive_interval)
+            .keep_alive_timeout(cfg.keepalive_timeout)
+            .keep_alive_while_idle(true)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let client = |opts| {
+            let channel = etcd_client::Channel::Tonic(channel.clone());
+            async move {
+                etcd_client::Client::from_channel(channel, opts)
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
+            }
+        };
+        let plain = client(None).await?;
+        let require_leader = etcd_client::ConnectOptions::new().with_require_leader(true);
+        let leader_only = client(Some(require_leader)).await?;
+        Ok(Member {
+            index,
+            endpoint: endpoint.clone(),
+            kv: plain.kv_client(),
+            maintenance: plain.maintenance_client(),
+            watch: leader_only.watch_client(),
+            unhealthy: AtomicBool::new(false),
+            health: Mutex::new(Health::default()),
+        })
+    }
+}
+
 /// The members of one client. Requests stick to one member (the preferred) while it
 /// answers, so one connection carries the load and "the member serving" is well defined.
 pub(crate) struct Pool {
@@ -55,11 +94,11 @@ pub(crate) struct Pool {
     pub(crate) cfg: Arc<Config>,
 }
 
-/// Exponential backoff with jitter between rounds over all members.
-pub(crate) fn round_backoff() -> impl Iterator<Item = Duration> {
+/// An endless exponential backoff with jitter from `min` up to `max`.
+pub(crate) fn backoff((min, max): (Duration, Duration)) -> impl Iterator<Item = Duration> + Send {
     ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(20))
-        .with_max_delay(Duration::from_millis(500))
+        .with_min_delay(min)
+        .with_max_delay(max)
         .with_jitter()
         .without_max_times()
         .build()
@@ -70,40 +109,7 @@ impl Pool {
     pub(crate) async fn new(cfg: Arc<Config>) -> Result<Pool> {
         let mut members = Vec::with_capacity(cfg.endpoints.len());
         for (index, endpoint) in cfg.endpoints.iter().enumerate() {
-            if endpoint.is_tls() {
-                return Err(Error::invalid(format!(
-                    "endpoint {endpoint}: TLS is not supported by this build of turtle-finder"
-                )));
-            }
-            let channel = tonic::transport::Endpoint::from_shared(endpoint.url())
-                .map_err(|e| Error::invalid(format!("endpoint {endpoint}: {e}")))?
-                .connect_timeout(cfg.connect_timeout)
-                .http2_keep_alive_interval(cfg.keepalive_interval)
-                .keep_alive_timeout(cfg.keepalive_timeout)
-                .keep_alive_while_idle(true)
-                .tcp_nodelay(true)
-                .connect_lazy();
-            let plain = etcd_client::Client::from_channel(
-                etcd_client::Channel::Tonic(channel.clone()),
-                None,
-            )
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-            let leader_only = etcd_client::Client::from_channel(
-                etcd_client::Channel::Tonic(channel),
-                Some(etcd_client::ConnectOptions::new().with_require_leader(true)),
-            )
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-            members.push(Arc::new(Member {
-                index,
-                endpoint: endpoint.clone(),
-                kv: plain.kv_client(),
-                maintenance: plain.maintenance_client(),
-                watch: leader_only.watch_client(),
-                unhealthy: AtomicBool::new(false),
-                health: Mutex::new(Health::default()),
-            }));
+            members.push(Arc::new(Member::new(index, endpoint, &cfg).await?));
         }
         Ok(Pool {
             members,
@@ -122,6 +128,11 @@ impl Pool {
             .partition(|m| !m.unhealthy.load(Ordering::Relaxed));
         ok.extend(bad);
         ok
+    }
+
+    /// How many members the pool has (at least one).
+    pub(crate) fn member_count(&self) -> usize {
+        self.members.len()
     }
 
     /// The endpoint requests go to first.
@@ -158,8 +169,36 @@ impl Pool {
             !std::mem::replace(&mut h.probing, true)
         };
         if start_probe {
-            tokio::spawn(probe(Arc::downgrade(m)));
+            let (pause, limit) = (self.cfg.probe_backoff, self.cfg.connect_timeout);
+            tokio::spawn(probe(Arc::downgrade(m), pause, limit));
         }
+    }
+
+    /// Reads one key: the value with its mod revision, and the read's revision.
+    pub(crate) async fn read(
+        &self,
+        key: &[u8],
+        deadline: Duration,
+        consistency: Consistency,
+    ) -> Result<(Option<(Vec<u8>, i64)>, i64)> {
+        let opts = match consistency {
+            Consistency::Linearizable => None,
+            Consistency::Serializable => Some(etcd_client::GetOptions::new().with_serializable()),
+        };
+        self.run("get_service", deadline, |m| {
+            let mut kv = m.kv.clone();
+            let (key, opts) = (key.to_vec(), opts.clone());
+            async move {
+                let resp = kv.get(key, opts).await?;
+                let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+                let kv = resp
+                    .kvs()
+                    .first()
+                    .map(|kv| (kv.value().to_vec(), kv.mod_revision()));
+                Ok((kv, rev))
+            }
+        })
+        .await
     }
 
     /// Runs `call` on members until one succeeds or `deadline` passes.
@@ -173,115 +212,155 @@ impl Pool {
         F: Fn(Arc<Member>) -> Fut,
         Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
-        let start = Instant::now();
-        let end = start + deadline;
-        let hedge = self.cfg.hedge_after;
-        let mut cycle: Vec<Arc<Member>> = self.order();
-        cycle.reverse(); // popped from the back
-        let first = cycle.pop().expect("a pool has members");
-        let mut st = Round {
-            failures: Vec::new(),
-            answered: false,
-            pending: vec![(first.index, start)],
-        };
+        let mut round = Round::new(self, deadline);
+        let first = round.next_due(self).expect("a pool has members");
         let mut first_attempt = Box::pin(attempt(first, &call));
         // The common case costs one timer: the preferred member answers before the hedge.
         let early = tokio::select! {
             biased;
             r = &mut first_attempt => Some(r),
-            _ = sleep_until(start + hedge.min(deadline)) => None,
+            _ = sleep_until(round.launch_at.min(round.end)) => None,
         };
         let mut inflight = FuturesUnordered::new();
-        let mut launch_at = Instant::now();
         match early {
-            Some((m, Ok(v))) => {
-                self.mark_ok(&m);
-                return Ok(v);
-            }
-            Some((m, Err(e))) => {
-                st.pending.clear();
-                self.failed(&m, &e, &mut st)?;
+            Some((m, res)) => {
+                if let Some(v) = round.settle(self, &m, res)? {
+                    return Ok(v);
+                }
             }
             None => inflight.push(first_attempt),
         }
-        let mut backoff = round_backoff();
         loop {
-            // Launch without a timer when due: a timer set to "now" fires a tick late.
-            if Instant::now() >= launch_at {
-                if cycle.is_empty() {
-                    // A full round was asked: back off, then start over.
-                    cycle = self.order();
-                    cycle.reverse();
-                    launch_at = Instant::now() + backoff.next().unwrap_or(hedge);
-                } else {
-                    let m = cycle.pop().expect("not empty");
-                    if !st.pending.iter().any(|(i, _)| *i == m.index) {
-                        st.pending.push((m.index, Instant::now()));
-                        inflight.push(Box::pin(attempt(m, &call)));
-                        launch_at = Instant::now() + hedge;
-                    }
-                    continue;
-                }
+            if let Some(m) = round.next_due(self) {
+                inflight.push(Box::pin(attempt(m, &call)));
+                continue;
             }
             tokio::select! {
                 biased;
                 Some((m, res)) = inflight.next(), if !inflight.is_empty() => {
-                    st.pending.retain(|(i, _)| *i != m.index);
-                    match res {
-                        Ok(v) => {
-                            let now = Instant::now();
-                            for (i, t) in &st.pending {
-                                if now.duration_since(*t) >= hedge {
-                                    self.mark_failed(&self.members[*i], &format!("no answer within {hedge:?}"));
-                                }
-                            }
-                            self.mark_ok(&m);
-                            return Ok(v);
-                        }
-                        Err(e) => {
-                            self.failed(&m, &e, &mut st)?;
-                            launch_at = Instant::now();
-                        }
+                    if let Some(v) = round.settle(self, &m, res)? {
+                        return Ok(v);
                     }
                 }
-                _ = sleep_until(launch_at) => {}
-                _ = sleep_until(end) => {
-                    let waited = start.elapsed();
-                    for (i, _) in &st.pending {
-                        let m = &self.members[*i];
-                        let reason = format!("no answer within {waited:.0?}");
-                        self.mark_failed(m, &reason);
-                        record(&mut st.failures, m, reason);
-                    }
-                    return Err(Error::exhausted(op, deadline, st.failures, st.answered));
-                }
+                _ = sleep_until(round.launch_at) => {}
+                _ = sleep_until(round.end) => return Err(round.expire(self, op, deadline)),
             }
         }
     }
-
-    /// Books a failed attempt; `Err` when the failure is final.
-    fn failed(&self, m: &Arc<Member>, e: &etcd_client::Error, st: &mut Round) -> Result<()> {
-        let reason = match classify(e) {
-            Failure::Final(e) => return Err(e),
-            Failure::Connection(r) => r,
-            Failure::Retryable(r) => {
-                st.answered = true;
-                r
-            }
-        };
-        self.mark_failed(m, &reason);
-        record(&mut st.failures, m, reason);
-        Ok(())
-    }
 }
 
+/// The bookkeeping of one [`Pool::run`]: who was asked when, what failed, who is next.
 struct Round {
+    start: Instant,
+    end: Instant,
+    hedge: Duration,
+    /// When the next member is due to be asked.
+    launch_at: Instant,
+    /// Members not yet asked in this round, the next at the back.
+    cycle: Vec<Arc<Member>>,
+    pauses: Box<dyn Iterator<Item = Duration> + Send>,
     failures: Vec<Attempt>,
     /// Some member gave a (retryable) answer: running out of time is then a deadline,
     /// not unavailability.
     answered: bool,
     /// Members with an attempt in flight, and when it started.
     pending: Vec<(usize, Instant)>,
+}
+
+impl Round {
+    fn new(pool: &Pool, deadline: Duration) -> Round {
+        let start = Instant::now();
+        let mut cycle = pool.order();
+        cycle.reverse(); // popped from the back
+        Round {
+            start,
+            end: start + deadline.min(crate::config::MAX_DURATION),
+            hedge: pool.cfg.hedge_after,
+            launch_at: start,
+            cycle,
+            pauses: Box::new(backoff(pool.cfg.retry_backoff)),
+            failures: Vec::new(),
+            answered: false,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The member to ask now, if one is due. The next after it is due `hedge_after`
+    /// later; after a full round, the next round starts after a backoff.
+    fn next_due(&mut self, pool: &Pool) -> Option<Arc<Member>> {
+        // Launch without a timer when due: a timer set to "now" fires a tick late.
+        while Instant::now() >= self.launch_at {
+            let Some(m) = self.cycle.pop() else {
+                self.cycle = pool.order();
+                self.cycle.reverse();
+                let pause = self.pauses.next().unwrap_or(self.hedge);
+                self.launch_at = Instant::now() + pause;
+                return None;
+            };
+            if !self.pending.iter().any(|(i, _)| *i == m.index) {
+                let now = Instant::now();
+                self.pending.push((m.index, now));
+                self.launch_at = now + self.hedge;
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    /// Books an answer: the value on success, `None` to go on after a retryable failure
+    /// (the next member is then due at once), `Err` when the failure is final.
+    fn settle<T>(
+        &mut self,
+        pool: &Pool,
+        m: &Arc<Member>,
+        res: std::result::Result<T, etcd_client::Error>,
+    ) -> Result<Option<T>> {
+        self.pending.retain(|(i, _)| *i != m.index);
+        let e = match res {
+            Ok(v) => {
+                self.mark_silent(pool, self.hedge);
+                pool.mark_ok(m);
+                return Ok(Some(v));
+            }
+            Err(e) => e,
+        };
+        let reason = match classify(&e) {
+            Failure::Final(e) => return Err(e),
+            Failure::Connection(r) => r,
+            Failure::Retryable(r) => {
+                self.answered = true;
+                r
+            }
+        };
+        pool.mark_failed(m, &reason);
+        record(&mut self.failures, m, reason);
+        self.launch_at = Instant::now();
+        Ok(None)
+    }
+
+    /// Marks the members still silent after `limit` as failed.
+    fn mark_silent(&mut self, pool: &Pool, limit: Duration) {
+        let now = Instant::now();
+        for (i, t) in &self.pending {
+            if now.duration_since(*t) >= limit {
+                let reason = format!("no answer within {limit:?}");
+                pool.mark_failed(&pool.members[*i], &reason);
+            }
+        }
+    }
+
+    /// The deadline passed: every member still silent is marked failed, and the error
+    /// lists every member tried.
+    fn expire(mut self, pool: &Pool, op: &str, deadline: Duration) -> Error {
+        let waited = self.start.elapsed();
+        for (i, _) in &self.pending {
+            let m = &pool.members[*i];
+            let reason = format!("no answer within {waited:.0?}");
+            pool.mark_failed(m, &reason);
+            record(&mut self.failures, m, reason);
+        }
+        Error::exhausted(op, deadline, self.failures, self.answered)
+    }
 }
 
 async fn attempt<T, F, Fut>(
@@ -305,22 +384,15 @@ fn record(failures: &mut Vec<Attempt>, m: &Member, reason: String) {
     }
 }
 
-/// Asks a failed member for its status until it answers, then returns it to the pool.
-async fn probe(member: Weak<Member>) {
-    let mut backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(2))
-        .with_jitter()
-        .without_max_times()
-        .build();
+/// Asks a failed member for its status, pausing as `pause` says between tries, until it
+/// answers within `limit`; then returns it to the pool.
+async fn probe(member: Weak<Member>, pause: (Duration, Duration), limit: Duration) {
+    let mut pauses = backoff(pause);
     loop {
-        tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(1))).await;
+        tokio::time::sleep(pauses.next().unwrap_or(pause.1)).await;
         let Some(m) = member.upgrade() else { return };
         let mut client = m.maintenance.clone();
-        let ok = matches!(
-            timeout(Duration::from_secs(1), client.status()).await,
-            Ok(Ok(_))
-        );
+        let ok = matches!(timeout(limit, client.status()).await, Ok(Ok(_)));
         if ok {
             let mut h = m.health.lock();
             m.unhealthy.store(false, Ordering::Relaxed);

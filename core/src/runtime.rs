@@ -1,12 +1,16 @@
 //! The `turtle-runtime` thread: the tokio runtime a blocking finder owns.
 
 use std::future::Future;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// How often a blocking call that can be interrupted asks whether it is.
+pub(crate) const INTERRUPT_CHECK: Duration = Duration::from_millis(50);
 
 pub(crate) struct RuntimeThread {
     handle: Handle,
@@ -56,7 +60,7 @@ impl RuntimeThread {
     }
 
     /// [`RuntimeThread::block`] that also gives up when `interrupted()` returns true; it is
-    /// asked every 50 ms while waiting, and the abandoned call is aborted.
+    /// asked every [`INTERRUPT_CHECK`] while waiting, and the abandoned call is aborted.
     pub(crate) fn block_interruptible<T, F>(
         &self,
         fut: F,
@@ -71,7 +75,7 @@ impl RuntimeThread {
             let _ = tx.send(fut.await);
         });
         loop {
-            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            match rx.recv_timeout(INTERRUPT_CHECK) {
                 Ok(r) => return r,
                 // A runtime that shut down drops the task, and with it the sender.
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
@@ -84,12 +88,6 @@ impl RuntimeThread {
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             }
         }
-    }
-
-    /// Runs `f` inside the runtime's context (for spawning).
-    pub(crate) fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _guard = self.handle.enter();
-        f()
     }
 
     /// Ends every task and joins the thread.

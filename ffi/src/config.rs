@@ -1,9 +1,9 @@
-//! `turtle_config`: settings for `turtle_finder_new_with_config`.
+//! `turtle_config`: the core's `Config` behind a handle, one setter per setting.
 
 use std::ffi::c_char;
 use std::time::Duration;
 
-use ::turtle_finder::{Config, Consistency};
+use ::turtle_finder::{Config, Consistency, Error};
 use parking_lot::Mutex;
 
 use crate::boundary::{arg_out, arg_str, guard};
@@ -21,37 +21,29 @@ pub const TURTLE_LINEARIZABLE: u32 = 0;
 /// Reads are served by the member asked: faster, possibly stale, work without a leader.
 pub const TURTLE_SERIALIZABLE: u32 = 1;
 
-#[derive(Default)]
-pub(crate) struct ConfigState {
-    endpoints: Option<String>,
-    prefix: Option<String>,
-    deadline: Option<Duration>,
-    serializable: bool,
+pub(crate) static CONFIGS: Table<Mutex<Config>> = Table::new(1, "turtle_config");
+
+/// Applies one setter of the core's `Config`; the config changes only when the result
+/// passes the core's check, so a rejected value leaves it as it was.
+fn update(
+    config: *mut turtle_config,
+    set: impl FnOnce(Config) -> Result<Config, Error>,
+) -> Result<(), FfiError> {
+    let cfg = CONFIGS.get(config, "config")?;
+    let mut cfg = cfg.lock();
+    let next = set(cfg.clone())?;
+    next.check()?;
+    *cfg = next;
+    Ok(())
 }
 
-pub(crate) static CONFIGS: Table<Mutex<ConfigState>> = Table::new(1, "turtle_config");
-
-impl ConfigState {
-    pub(crate) fn build(&self) -> Result<Config, FfiError> {
-        let mut cfg = match &self.endpoints {
-            Some(e) => Config::new([e.as_str()])?,
-            None => Config::from_env()?,
-        };
-        if let Some(p) = &self.prefix {
-            cfg = cfg.with_prefix(p.clone())?;
-        }
-        if let Some(d) = self.deadline {
-            cfg = cfg.with_deadline(d);
-        }
-        if self.serializable {
-            cfg = cfg.with_consistency(Consistency::Serializable);
-        }
-        Ok(cfg)
-    }
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
-/// Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (or
-/// 127.0.0.1:2379), prefix "/services/", deadline 5000 ms, linearizable reads.
+/// Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
+/// malformed value gives TURTLE_INVALID_ARGUMENT) or 127.0.0.1:2379, prefix "/services/",
+/// deadline 5000 ms, linearizable reads, and the timings the README's table lists.
 /// `*out` is written only on success.
 ///
 /// # Safety
@@ -61,7 +53,7 @@ pub unsafe extern "C" fn turtle_config_new(out: *mut *mut turtle_config) -> turt
     guard(|| {
         // SAFETY: caller contract.
         let out = unsafe { arg_out(out, "out") }?;
-        *out = CONFIGS.insert(Mutex::new(ConfigState::default()));
+        *out = CONFIGS.insert(Mutex::new(Config::from_env()?));
         Ok(())
     })
 }
@@ -88,12 +80,9 @@ pub unsafe extern "C" fn turtle_config_set_endpoints(
     endpoints: *const c_char,
 ) -> turtle_status {
     guard(|| {
-        let cfg = CONFIGS.get(config, "config")?;
         // SAFETY: caller contract.
         let e = unsafe { arg_str(endpoints, "endpoints") }?;
-        ::turtle_finder::parse_endpoints(&[e])?;
-        cfg.lock().endpoints = Some(e.to_string());
-        Ok(())
+        update(config, |c| c.with_endpoints([e]))
     })
 }
 
@@ -107,28 +96,19 @@ pub unsafe extern "C" fn turtle_config_set_prefix(
     prefix: *const c_char,
 ) -> turtle_status {
     guard(|| {
-        let cfg = CONFIGS.get(config, "config")?;
         // SAFETY: caller contract.
         let p = unsafe { arg_str(prefix, "prefix") }?;
-        cfg.lock().prefix = Some(p.to_string());
-        Ok(())
+        update(config, |c| c.with_prefix(p))
     })
 }
 
-/// Sets the default deadline of every call, in milliseconds (at least 1).
+/// Sets the default deadline of every call, in milliseconds (at least 1; default 5000).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_deadline_ms(
     config: *mut turtle_config,
     deadline_ms: u64,
 ) -> turtle_status {
-    guard(|| {
-        let cfg = CONFIGS.get(config, "config")?;
-        if deadline_ms == 0 {
-            return Err(FfiError::invalid("deadline_ms must be at least 1"));
-        }
-        cfg.lock().deadline = Some(Duration::from_millis(deadline_ms));
-        Ok(())
-    })
+    guard(|| update(config, |c| Ok(c.with_deadline(ms(deadline_ms)))))
 }
 
 /// Sets the read consistency: TURTLE_LINEARIZABLE (default) or TURTLE_SERIALIZABLE.
@@ -138,12 +118,111 @@ pub extern "C" fn turtle_config_set_consistency(
     consistency: u32,
 ) -> turtle_status {
     guard(|| {
-        let cfg = CONFIGS.get(config, "config")?;
-        cfg.lock().serializable = match consistency {
-            TURTLE_LINEARIZABLE => false,
-            TURTLE_SERIALIZABLE => true,
+        let c = match consistency {
+            TURTLE_LINEARIZABLE => Consistency::Linearizable,
+            TURTLE_SERIALIZABLE => Consistency::Serializable,
             other => return Err(FfiError::invalid(format!("unknown consistency {other}"))),
         };
-        Ok(())
+        update(config, |cfg| Ok(cfg.with_consistency(c)))
     })
+}
+
+/// Sets how many undelivered changes a watch keeps while its callback is busy (at least
+/// 1; default 1024); past that the oldest are dropped and counted in `skipped`.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_max_queued_changes(
+    config: *mut turtle_config,
+    max: usize,
+) -> turtle_status {
+    guard(|| update(config, |c| c.with_max_queued_changes(max)))
+}
+
+/// Sets how long a read waits for one member before also asking the next (default 250 ms).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_hedge_after_ms(
+    config: *mut turtle_config,
+    hedge_after_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_hedge_after(ms(hedge_after_ms)))))
+}
+
+/// Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_connect_timeout_ms(
+    config: *mut turtle_config,
+    timeout_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_connect_timeout(ms(timeout_ms)))))
+}
+
+/// Sets the HTTP/2 keepalive: a ping every `interval_ms`, answered within `timeout_ms`
+/// (defaults 10000 and 5000). etcd closes connections that ping more often than its
+/// `--grpc-keepalive-min-time` (5 s by default).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_keepalive_ms(
+    config: *mut turtle_config,
+    interval_ms: u64,
+    timeout_ms: u64,
+) -> turtle_status {
+    guard(|| {
+        update(config, |c| {
+            Ok(c.with_keepalive(ms(interval_ms), ms(timeout_ms)))
+        })
+    })
+}
+
+/// Sets the watch stream's liveness check: a progress request every `interval_ms`, and
+/// the silence after which the stream moves to another member (defaults 300 and 1000).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_watch_check_ms(
+    config: *mut turtle_config,
+    interval_ms: u64,
+    timeout_ms: u64,
+) -> turtle_status {
+    guard(|| {
+        update(config, |c| {
+            Ok(c.with_watch_check(ms(interval_ms), ms(timeout_ms)))
+        })
+    })
+}
+
+/// Sets how often the watch stream's member is asked whether it has a leader (default 1500).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_leader_check_ms(
+    config: *mut turtle_config,
+    interval_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_leader_check(ms(interval_ms)))))
+}
+
+/// Sets how long a watch that etcd cancelled (for a reason other than compaction) waits
+/// before it is created anew (default 1000; 0 allowed).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_watch_retry_delay_ms(
+    config: *mut turtle_config,
+    delay_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_watch_retry_delay(ms(delay_ms)))))
+}
+
+/// Sets the exponential, jittered backoff between rounds over all members (defaults 20
+/// and 500); `min_ms` must not be above `max_ms`.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_retry_backoff_ms(
+    config: *mut turtle_config,
+    min_ms: u64,
+    max_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_retry_backoff(ms(min_ms), ms(max_ms)))))
+}
+
+/// Sets the exponential, jittered backoff between background probes of a failed member
+/// (defaults 100 and 2000); `min_ms` must not be above `max_ms`.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_probe_backoff_ms(
+    config: *mut turtle_config,
+    min_ms: u64,
+    max_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_probe_backoff(ms(min_ms), ms(max_ms)))))
 }

@@ -19,8 +19,12 @@ pub struct turtle_finder {
 
 pub(crate) static FINDERS: Table<ServiceFinder> = Table::new(2, "turtle_finder");
 
-fn make(cfg: Config, out: *mut *mut turtle_finder) -> Result<(), FfiError> {
-    // SAFETY: caller contract of the exported functions below.
+/// Makes a finder from `cfg` into `*out`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn make(cfg: Config, out: *mut *mut turtle_finder) -> Result<(), FfiError> {
+    // SAFETY: caller contract.
     let out = unsafe { arg_out(out, "out") }?;
     let finder = ServiceFinder::new(cfg)?;
     *out = FINDERS.insert(finder);
@@ -41,7 +45,8 @@ pub unsafe extern "C" fn turtle_finder_new(
     guard(|| {
         // SAFETY: caller contract.
         let e = unsafe { arg_str(endpoints, "endpoints") }?;
-        make(Config::new([e])?, out)
+        // SAFETY: caller contract.
+        unsafe { make(Config::new([e])?, out) }
     })
 }
 
@@ -51,7 +56,8 @@ pub unsafe extern "C" fn turtle_finder_new(
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn turtle_finder_new_from_env(out: *mut *mut turtle_finder) -> turtle_status {
-    guard(|| make(Config::from_env()?, out))
+    // SAFETY: caller contract.
+    guard(|| unsafe { make(Config::from_env()?, out) })
 }
 
 /// Makes a finder from a config; the config stays the caller's (free it when done).
@@ -64,9 +70,9 @@ pub unsafe extern "C" fn turtle_finder_new_with_config(
     out: *mut *mut turtle_finder,
 ) -> turtle_status {
     guard(|| {
-        let cfg = CONFIGS.get(config, "config")?;
-        let built = cfg.lock().build()?;
-        make(built, out)
+        let cfg = CONFIGS.get(config, "config")?.lock().clone();
+        // SAFETY: caller contract.
+        unsafe { make(cfg, out) }
     })
 }
 
@@ -81,8 +87,10 @@ pub extern "C" fn turtle_finder_close(finder: *mut turtle_finder) -> turtle_stat
     })
 }
 
-/// Closes (once no other thread is inside a call with it) and frees a finder. NULL is a
-/// no-op; a freed handle gives TURTLE_INVALID_HANDLE.
+/// Closes (as `turtle_finder_close`) and frees a finder. NULL is a no-op; a freed handle
+/// gives TURTLE_INVALID_HANDLE. Calls other threads are making with the handle at that
+/// moment end as after a close (TURTLE_CLOSED, or their result if they finished first);
+/// later calls give TURTLE_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn turtle_finder_free(finder: *mut turtle_finder) -> turtle_status {
     guard(|| {

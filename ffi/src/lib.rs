@@ -3,9 +3,13 @@
 //!
 //! Conventions: every function returns a `turtle_status` (results through
 //! out-parameters, written only on success); `turtle_last_error()` has the message of the
-//! calling thread's last failure; handles are opaque, checked (a freed handle gives
+//! calling thread's last call ("" after a success); handles are opaque, checked (a freed handle gives
 //! TURTLE_INVALID_HANDLE), and freed with their own `*_free`; no panic crosses into C.
 #![allow(non_camel_case_types)]
+
+// A handle is a 64-bit number (generation, kind, index) passed as a pointer.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("libturtle's handles need 64-bit pointers; 32-bit targets are not supported");
 
 mod boundary;
 mod config;
@@ -29,7 +33,9 @@ pub extern "C" fn turtle_version() -> *const c_char {
 }
 
 /// Panics inside libturtle on purpose and returns the caught panic as TURTLE_INTERNAL:
-/// the test suite's proof that no panic crosses into C. Has no other effect.
+/// the test suite's proof that no panic crosses into C. Only in builds with the
+/// `test-hooks` feature (the test suite's); not in the header.
+#[cfg(feature = "test-hooks")]
 #[no_mangle]
 pub extern "C" fn turtle_debug_panic() -> turtle_status {
     boundary::guard(|| panic!("turtle_debug_panic was called"))

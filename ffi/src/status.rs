@@ -2,10 +2,12 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
 
 use ::turtle_finder::{Error, ErrorKind};
 
-/// The result of every libturtle call. The numbers are stable.
+/// The result of every libturtle call. The numbers are stable; each error kind of
+/// turtle-finder has its own, and `turtle_status_name` names them all.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,64 @@ pub enum turtle_status {
     TURTLE_INTERNAL = 7,
     /// The handle was already freed, or is of another kind.
     TURTLE_INVALID_HANDLE = 8,
+    /// A blocking call was interrupted. No libturtle function returns it today (C calls
+    /// have no interrupt check); the number is kept for the core's error kind of that name.
+    TURTLE_INTERRUPTED = 9,
+}
+
+use turtle_status::*;
+
+/// Every status, at the index of its number.
+const ALL: [turtle_status; 10] = [
+    TURTLE_OK,
+    TURTLE_INVALID_ARGUMENT,
+    TURTLE_UNAVAILABLE,
+    TURTLE_DEADLINE_EXCEEDED,
+    TURTLE_PERMISSION_DENIED,
+    TURTLE_CLOSED,
+    TURTLE_INVALID_VALUE,
+    TURTLE_INTERNAL,
+    TURTLE_INVALID_HANDLE,
+    TURTLE_INTERRUPTED,
+];
+
+/// The one table between the core's error kinds and their status numbers.
+const KIND_STATUS: [(ErrorKind, turtle_status); 8] = [
+    (ErrorKind::InvalidArgument, TURTLE_INVALID_ARGUMENT),
+    (ErrorKind::Unavailable, TURTLE_UNAVAILABLE),
+    (ErrorKind::DeadlineExceeded, TURTLE_DEADLINE_EXCEEDED),
+    (ErrorKind::PermissionDenied, TURTLE_PERMISSION_DENIED),
+    (ErrorKind::Closed, TURTLE_CLOSED),
+    (ErrorKind::InvalidValue, TURTLE_INVALID_VALUE),
+    (ErrorKind::Internal, TURTLE_INTERNAL),
+    (ErrorKind::Interrupted, TURTLE_INTERRUPTED),
+];
+
+impl turtle_status {
+    /// The status of an error kind (a kind this build does not know is internal).
+    pub(crate) fn of(kind: ErrorKind) -> turtle_status {
+        KIND_STATUS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(TURTLE_INTERNAL, |(_, s)| *s)
+    }
+
+    /// The error kind this status stands for; `None` for OK and invalid handle.
+    fn kind(self) -> Option<ErrorKind> {
+        KIND_STATUS
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map(|(k, _)| *k)
+    }
+
+    /// The name `turtle_status_name` gives: the kind's name for error kinds.
+    fn name(self) -> &'static str {
+        match (self, self.kind()) {
+            (_, Some(kind)) => kind.as_str(),
+            (TURTLE_OK, None) => "ok",
+            (_, None) => "invalid handle",
+        }
+    }
 }
 
 /// A failed call: its status and the message for `turtle_last_error`.
@@ -46,26 +106,13 @@ impl FfiError {
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> FfiError {
-        FfiError::new(turtle_status::TURTLE_INVALID_ARGUMENT, message)
-    }
-}
-
-pub(crate) fn status_of(kind: ErrorKind) -> turtle_status {
-    use turtle_status::*;
-    match kind {
-        ErrorKind::InvalidArgument => TURTLE_INVALID_ARGUMENT,
-        ErrorKind::Unavailable => TURTLE_UNAVAILABLE,
-        ErrorKind::DeadlineExceeded => TURTLE_DEADLINE_EXCEEDED,
-        ErrorKind::PermissionDenied => TURTLE_PERMISSION_DENIED,
-        ErrorKind::Closed => TURTLE_CLOSED,
-        ErrorKind::InvalidValue => TURTLE_INVALID_VALUE,
-        _ => TURTLE_INTERNAL,
+        FfiError::new(TURTLE_INVALID_ARGUMENT, message)
     }
 }
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> FfiError {
-        FfiError::new(status_of(e.kind()), e.to_string())
+        FfiError::new(turtle_status::of(e.kind()), e.to_string())
     }
 }
 
@@ -82,8 +129,9 @@ pub(crate) fn set_last_error(message: &str) {
     LAST_ERROR.with(|e| *e.borrow_mut() = c_string(message));
 }
 
-/// The message of the last failed libturtle call on the calling thread, or "" after a
-/// success. Valid until the next libturtle call on the same thread; never NULL; do not free.
+/// The message of the calling thread's last libturtle call that returns a status: why it
+/// failed, or "" when it succeeded. Valid until the thread's next libturtle call; never
+/// NULL; do not free.
 #[no_mangle]
 pub extern "C" fn turtle_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
@@ -93,17 +141,36 @@ pub extern "C" fn turtle_last_error() -> *const c_char {
 /// for a number that is none. Never NULL; do not free. Thread-safe.
 #[no_mangle]
 pub extern "C" fn turtle_status_name(status: u32) -> *const c_char {
-    let s: &'static [u8] = match status {
-        0 => b"ok\0",
-        1 => b"invalid argument\0",
-        2 => b"unavailable\0",
-        3 => b"deadline exceeded\0",
-        4 => b"permission denied\0",
-        5 => b"closed\0",
-        6 => b"invalid value\0",
-        7 => b"internal\0",
-        8 => b"invalid handle\0",
-        _ => b"unknown status\0",
-    };
-    s.as_ptr().cast()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| ALL.iter().map(|s| c_string(s.name())).collect());
+    match names.get(status as usize) {
+        Some(name) => name.as_ptr(),
+        None => c"unknown status".as_ptr(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_status_and_name() {
+        for (i, s) in ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "ALL is in number order");
+        }
+        let mut seen = Vec::new();
+        for kind in ErrorKind::ALL {
+            let status = turtle_status::of(kind);
+            assert_eq!(status.kind(), Some(kind), "{kind:?}");
+            assert_eq!(status.name(), kind.as_str());
+            assert!(!seen.contains(&status), "{kind:?} shares {status:?}");
+            seen.push(status);
+        }
+        // SAFETY: static NUL-terminated strings.
+        let name = |n| unsafe { std::ffi::CStr::from_ptr(turtle_status_name(n)) };
+        assert_eq!(name(0).to_str(), Ok("ok"));
+        assert_eq!(name(3).to_str(), Ok("deadline exceeded"));
+        assert_eq!(name(8).to_str(), Ok("invalid handle"));
+        assert_eq!(name(10).to_str(), Ok("unknown status"));
+    }
 }

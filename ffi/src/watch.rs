@@ -8,7 +8,7 @@ use ::turtle_finder::{Change, ChangeKind, Error, Watch, WatchOptions};
 use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{turtle_finder, FINDERS};
 use crate::handles::Table;
-use crate::status::{c_string, status_of, turtle_status, FfiError};
+use crate::status::{c_string, turtle_status, FfiError};
 
 /// A running watch. Owned by the caller; free with `turtle_watch_free` (which cancels it).
 /// May be used from any thread, including from inside its own callback.
@@ -51,7 +51,7 @@ pub struct turtle_change {
     /// Why it was delivered.
     pub kind: turtle_change_kind,
     /// Older changes dropped just before this one because the callback was slower than
-    /// the updates (0 unless the watch's queue of 1024 overflowed).
+    /// the updates (0 unless the watch's queue, `max_queued_changes`, overflowed).
     pub skipped: u64,
 }
 
@@ -127,6 +127,37 @@ fn deliver(
     unsafe { cb(data.ptr, &change) };
 }
 
+/// The options `flags` ask for; unknown bits are an error.
+fn options(flags: u32) -> Result<WatchOptions, FfiError> {
+    let unknown = flags & !TURTLE_WATCH_INITIAL;
+    if unknown != 0 {
+        return Err(FfiError::invalid(format!("unknown flags {unknown:#x}")));
+    }
+    Ok(WatchOptions {
+        initial: flags & TURTLE_WATCH_INITIAL != 0,
+        deadline: None,
+    })
+}
+
+/// The core's callbacks of a watch: each calls the caller's with its `user_data`, which
+/// both share; it is released once both are dropped.
+fn callbacks(
+    on_change: unsafe extern "C" fn(*mut c_void, *const turtle_change),
+    on_error: turtle_error_cb,
+    data: Arc<UserData>,
+) -> (impl FnMut(&Change) + Send, impl FnMut(&Error) + Send) {
+    let for_errors = data.clone();
+    let change = move |c: &Change| deliver(on_change, &data, c);
+    let error = move |e: &Error| {
+        if let Some(cb) = on_error {
+            let msg = c_string(&e.to_string());
+            // SAFETY: the caller's callback with its own user_data; `msg` outlives the call.
+            unsafe { cb(for_errors.ptr, turtle_status::of(e.kind()), msg.as_ptr()) };
+        }
+    };
+    (change, error)
+}
+
 /// Watches service `name`: `on_change` runs on the finder's dispatcher thread after every
 /// change, one callback at a time. `flags` is 0 or TURTLE_WATCH_INITIAL. `on_error` and
 /// `release` may be NULL. `*out` is written only on success; `release` is called exactly
@@ -159,30 +190,9 @@ pub unsafe extern "C" fn turtle_watch_service(
         let out = unsafe { arg_out(out, "out") }?;
         let on_change =
             on_change.ok_or_else(|| FfiError::invalid("argument `on_change` is NULL"))?;
-        if flags & !TURTLE_WATCH_INITIAL != 0 {
-            return Err(FfiError::invalid(format!(
-                "unknown flags {:#x}",
-                flags & !TURTLE_WATCH_INITIAL
-            )));
-        }
-        let opts = WatchOptions {
-            initial: flags & TURTLE_WATCH_INITIAL != 0,
-            deadline: None,
-        };
-        let d2 = data.clone();
-        let watch = f.watch_service_with(
-            name,
-            opts,
-            move |c: &Change| deliver(on_change, &data, c),
-            move |e: &Error| {
-                if let Some(cb) = on_error {
-                    let msg = c_string(&e.to_string());
-                    // SAFETY: the caller's callback with its own user_data.
-                    unsafe { cb(d2.ptr, status_of(e.kind()), msg.as_ptr()) };
-                }
-            },
-        )?;
-        *out = WATCHES.insert(watch);
+        let opts = options(flags)?;
+        let (change, error) = callbacks(on_change, on_error, data);
+        *out = WATCHES.insert(f.watch_service_with(name, opts, change, error)?);
         Ok(())
     })
 }

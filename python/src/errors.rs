@@ -45,8 +45,3 @@ impl<T> IntoPy<T> for Result<T, Error> {
         self.map_err(|e| to_py(py, &e))
     }
 }
-
-/// An `InvalidArgumentError` with this message.
-pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
-    to_py(py, &Error::new(ErrorKind::InvalidArgument, message))
-}

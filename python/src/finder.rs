@@ -1,92 +1,173 @@
 //! `ServiceFinder` for Python: arguments are taken while holding the interpreter, the
 //! blocking work runs detached from it.
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyo3::exceptions::{PySystemExit, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use turtle_finder::{Config, Consistency, ErrorKind, ReadOptions, WatchOptions};
+use turtle_finder::{Config, Consistency, Error, ErrorKind, ReadOptions, WatchOptions};
 
-use crate::change::Change;
-use crate::errors::{invalid, to_py, IntoPy};
-use crate::watch::Watch;
+use crate::errors::{to_py, IntoPy};
+use crate::registry;
+use crate::watch::{self, Owner, Watch};
 
-/// Every finder made in this process, so the interpreter can close them before it exits.
-static LIVE: Mutex<Vec<Weak<turtle_finder::ServiceFinder>>> = Mutex::new(Vec::new());
+/// A number of seconds as a duration; negative, NaN and infinite are errors naming `what`.
+/// Whether zero or a large value is allowed is the core's to say.
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(s).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what} must be a number of seconds, not {s}"),
+        )
+    })
+}
 
-/// Closes every live finder (registered with `atexit`): no callback then runs while the
-/// interpreter shuts down.
-#[pyfunction]
-pub(crate) fn _close_all(py: Python<'_>) {
-    let live: Vec<_> = LIVE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .drain(..)
-        .filter_map(|w| w.upgrade())
-        .collect();
-    py.detach(|| live.iter().for_each(|f| f.close()));
+/// The timing keyword arguments of `ServiceFinder`, in seconds.
+struct Timings {
+    timeout: Option<f64>,
+    hedge_after: Option<f64>,
+    connect_timeout: Option<f64>,
+    keepalive: Option<(f64, f64)>,
+    watch_check: Option<(f64, f64)>,
+    leader_check: Option<f64>,
+    watch_retry_delay: Option<f64>,
+    retry_backoff: Option<(f64, f64)>,
+    probe_backoff: Option<(f64, f64)>,
+}
+
+/// A core setter of one duration, and of two; with the keyword's name and value.
+type SetOne<'a> = (&'a str, Option<f64>, fn(Config, Duration) -> Config);
+type SetTwo<'a> = (
+    &'a str,
+    Option<(f64, f64)>,
+    fn(Config, Duration, Duration) -> Config,
+);
+
+impl Timings {
+    /// `cfg` with every timing given applied through the core's setters.
+    fn apply(&self, mut cfg: Config) -> Result<Config, Error> {
+        let ones: [SetOne; 5] = [
+            ("timeout", self.timeout, Config::with_deadline),
+            ("hedge_after", self.hedge_after, Config::with_hedge_after),
+            (
+                "connect_timeout",
+                self.connect_timeout,
+                Config::with_connect_timeout,
+            ),
+            ("leader_check", self.leader_check, Config::with_leader_check),
+            (
+                "watch_retry_delay",
+                self.watch_retry_delay,
+                Config::with_watch_retry_delay,
+            ),
+        ];
+        for (what, value, set) in ones {
+            if let Some(s) = value {
+                cfg = set(cfg, seconds(what, s)?);
+            }
+        }
+        let twos: [SetTwo; 4] = [
+            ("keepalive", self.keepalive, Config::with_keepalive),
+            ("watch_check", self.watch_check, Config::with_watch_check),
+            (
+                "retry_backoff",
+                self.retry_backoff,
+                Config::with_retry_backoff,
+            ),
+            (
+                "probe_backoff",
+                self.probe_backoff,
+                Config::with_probe_backoff,
+            ),
+        ];
+        for (what, value, set) in twos {
+            if let Some((a, b)) = value {
+                cfg = set(cfg, seconds(what, a)?, seconds(what, b)?);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// The settings for `endpoints`: a str ("a:1,b:2"), a list of str, or None (from
+/// `TURTLE_ENDPOINTS`).
+fn endpoints_config(endpoints: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Config, Error>> {
+    Ok(match endpoints {
+        None => Config::from_env(),
+        Some(e) if e.is_instance_of::<PyString>() => Config::new([e.extract::<String>()?]),
+        Some(e) => {
+            let list: Vec<String> = e.extract().map_err(|_| {
+                PyTypeError::new_err("endpoints must be a str, a list of str, or None")
+            })?;
+            Config::new(list)
+        }
+    })
 }
 
 /// Service lookups and watches on an etcd v3 cluster.
-///
-/// ServiceFinder(endpoints=None, *, prefix="/services/", timeout=None, serializable=False)
 #[pyclass(module = "turtle_finder._native", frozen)]
 pub(crate) struct ServiceFinder {
     inner: Arc<turtle_finder::ServiceFinder>,
 }
 
-/// Seconds from Python as a deadline; None stays None.
-fn seconds(py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Duration>> {
-    match timeout {
-        None => Ok(None),
-        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Ok(Some(Duration::from_secs_f64(t))),
-        Some(t) => Err(invalid(
-            py,
-            format!("timeout must be a positive number of seconds, not {t}"),
-        )),
-    }
-}
-
 #[pymethods]
 impl ServiceFinder {
     #[new]
-    #[pyo3(signature = (endpoints=None, *, prefix=None, timeout=None, serializable=false))]
+    #[pyo3(signature = (
+        endpoints=None, *, prefix=None, timeout=None, serializable=false,
+        max_queued_changes=None, hedge_after=None, connect_timeout=None, keepalive=None,
+        watch_check=None, leader_check=None, watch_retry_delay=None, retry_backoff=None,
+        probe_backoff=None,
+    ))]
+    // One keyword argument per setting of the core's Config, as Python callers expect.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         endpoints: Option<&Bound<'_, PyAny>>,
         prefix: Option<String>,
         timeout: Option<f64>,
         serializable: bool,
+        max_queued_changes: Option<usize>,
+        hedge_after: Option<f64>,
+        connect_timeout: Option<f64>,
+        keepalive: Option<(f64, f64)>,
+        watch_check: Option<(f64, f64)>,
+        leader_check: Option<f64>,
+        watch_retry_delay: Option<f64>,
+        retry_backoff: Option<(f64, f64)>,
+        probe_backoff: Option<(f64, f64)>,
     ) -> PyResult<ServiceFinder> {
-        let cfg = match endpoints {
-            None => Config::from_env(),
-            Some(e) if e.is_instance_of::<PyString>() => Config::new([e.extract::<String>()?]),
-            Some(e) => {
-                let list: Vec<String> = e.extract().map_err(|_| {
-                    PyTypeError::new_err("endpoints must be a str, a list of str, or None")
-                })?;
-                Config::new(list)
-            }
+        let timings = Timings {
+            timeout,
+            hedge_after,
+            connect_timeout,
+            keepalive,
+            watch_check,
+            leader_check,
+            watch_retry_delay,
+            retry_backoff,
+            probe_backoff,
         };
-        let mut cfg = cfg.py(py)?;
-        if let Some(p) = prefix {
-            cfg = cfg.with_prefix(p).py(py)?;
-        }
-        if let Some(d) = seconds(py, timeout)? {
-            cfg = cfg.with_deadline(d);
-        }
-        if serializable {
-            cfg = cfg.with_consistency(Consistency::Serializable);
-        }
+        let cfg = endpoints_config(endpoints)?.and_then(|mut cfg| {
+            if let Some(p) = prefix {
+                cfg = cfg.with_prefix(p)?;
+            }
+            if let Some(n) = max_queued_changes {
+                cfg = cfg.with_max_queued_changes(n)?;
+            }
+            if serializable {
+                cfg = cfg.with_consistency(Consistency::Serializable);
+            }
+            timings.apply(cfg)
+        });
+        let cfg = cfg.py(py)?;
         let inner = Arc::new(
             py.detach(|| turtle_finder::ServiceFinder::new(cfg))
                 .py(py)?,
         );
-        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|w| w.strong_count() > 0);
-        live.push(Arc::downgrade(&inner));
+        registry::register(&inner);
         Ok(ServiceFinder { inner })
     }
 
@@ -136,64 +217,19 @@ impl ServiceFinder {
         changes: bool,
         on_error: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Watch> {
-        if !callback.is_callable() {
-            return Err(PyTypeError::new_err("callback must be callable"));
-        }
-        if on_error
-            .as_ref()
-            .is_some_and(|e| !e.is_callable() && !e.is_none())
-        {
-            return Err(PyTypeError::new_err("on_error must be callable or None"));
-        }
-        let callback = callback.unbind();
-        let on_error = on_error.filter(|e| !e.is_none()).map(Bound::unbind);
-        // Set once the watch exists, so SystemExit inside the callback can end it.
-        let me: Arc<OnceLock<Arc<turtle_finder::Watch>>> = Arc::default();
-        let me_cb = me.clone();
-        let on_change = move |c: &turtle_finder::Change| {
-            Python::try_attach(|py| {
-                let arg: PyResult<Py<PyAny>> = if changes {
-                    Py::new(py, Change::new(c.clone())).map(Py::into_any)
-                } else {
-                    Ok(match (&c.value, c.value_str()) {
-                        (None, _) => py.None(),
-                        (Some(_), Ok(Some(s))) => PyString::new(py, s).into_any().unbind(),
-                        (Some(v), _) => PyBytes::new(py, v).into_any().unbind(),
-                    })
-                };
-                let result = arg.and_then(|a| callback.call1(py, (a,)));
-                if let Err(e) = result {
-                    if e.is_instance_of::<PySystemExit>(py) {
-                        if let Some(w) = me_cb.get() {
-                            w.cancel();
-                        }
-                    } else {
-                        e.write_unraisable(py, Some(callback.bind(py)));
-                    }
-                }
-            });
-        };
-        let on_err = move |e: &turtle_finder::Error| {
-            if let Some(handler) = &on_error {
-                Python::try_attach(|py| {
-                    if let Err(raised) = handler.call1(py, (to_py(py, e).into_value(py),)) {
-                        raised.write_unraisable(py, Some(handler.bind(py)));
-                    }
-                });
-            }
-        };
+        let (callback, on_error) = watch::callables(callback, on_error)?;
+        let owner = Owner::default();
+        let on_change = watch::on_change(callback, changes, owner.clone());
+        let on_error = watch::on_error(on_error);
         let opts = WatchOptions {
             initial,
             deadline: None,
         };
-        let finder = self.inner.clone();
-        let name = name.to_string();
+        let (finder, name) = (self.inner.clone(), name.to_string());
         let watch = py
-            .detach(move || finder.watch_service_with(&name, opts, on_change, on_err))
+            .detach(move || finder.watch_service_with(&name, opts, on_change, on_error))
             .py(py)?;
-        let watch = Arc::new(watch);
-        let _ = me.set(watch.clone());
-        Ok(Watch::new(watch))
+        Ok(Watch::started(watch, &owner))
     }
 
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.
@@ -229,14 +265,17 @@ impl ServiceFinder {
 }
 
 impl ServiceFinder {
+    /// A lookup that gives up when Python's signal handlers raise (Ctrl-C): that
+    /// exception is then what the caller gets.
     fn lookup(
         &self,
         py: Python<'_>,
         name: &str,
         timeout: Option<f64>,
     ) -> PyResult<Option<Vec<u8>>> {
+        let deadline = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
         let opts = ReadOptions {
-            deadline: seconds(py, timeout)?,
+            deadline,
             consistency: None,
         };
         let raised: Mutex<Option<PyErr>> = Mutex::new(None);

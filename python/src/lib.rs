@@ -5,6 +5,7 @@
 mod change;
 mod errors;
 mod finder;
+mod registry;
 mod watch;
 
 use pyo3::prelude::*;
@@ -14,7 +15,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<finder::ServiceFinder>()?;
     m.add_class::<watch::Watch>()?;
     m.add_class::<change::Change>()?;
-    m.add_function(wrap_pyfunction!(finder::_close_all, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,10 +1,80 @@
-//! `Watch`: the handle of a running watch.
+//! `Watch`, the handle of a running watch, and the adapters that turn Python callables
+//! into the core's callbacks.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use pyo3::exceptions::{PySystemExit, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
 
+use crate::change::Change;
 use crate::errors::to_py;
+
+/// The watch a callback belongs to, set once the core made it: `SystemExit` inside the
+/// callback then ends it (an `initial=True` watch's first callback may run before).
+pub(crate) type Owner = Arc<OnceLock<Arc<turtle_finder::Watch>>>;
+
+/// Checks the callables of `watch_service`; `on_error=None` means no error callback.
+pub(crate) fn callables(
+    callback: Bound<'_, PyAny>,
+    on_error: Option<Bound<'_, PyAny>>,
+) -> PyResult<(Py<PyAny>, Option<Py<PyAny>>)> {
+    if !callback.is_callable() {
+        return Err(PyTypeError::new_err("callback must be callable"));
+    }
+    let on_error = on_error.filter(|e| !e.is_none());
+    if on_error.as_ref().is_some_and(|e| !e.is_callable()) {
+        return Err(PyTypeError::new_err("on_error must be callable or None"));
+    }
+    Ok((callback.unbind(), on_error.map(Bound::unbind)))
+}
+
+/// What `callback` gets: a `Change` with `changes=True`, else the new value (str; bytes
+/// when not UTF-8; None when deleted).
+fn argument(py: Python<'_>, c: &turtle_finder::Change, changes: bool) -> PyResult<Py<PyAny>> {
+    if changes {
+        return Py::new(py, Change::new(c.clone())).map(Py::into_any);
+    }
+    Ok(match (&c.value, c.value_str()) {
+        (None, _) => py.None(),
+        (Some(_), Ok(Some(s))) => PyString::new(py, s).into_any().unbind(),
+        (Some(v), _) => PyBytes::new(py, v).into_any().unbind(),
+    })
+}
+
+/// The core's change callback for `callback`: an exception goes to
+/// `sys.unraisablehook` and the watch goes on; `SystemExit` ends the watch.
+pub(crate) fn on_change(
+    callback: Py<PyAny>,
+    changes: bool,
+    owner: Owner,
+) -> impl FnMut(&turtle_finder::Change) + Send + 'static {
+    move |c| {
+        Python::try_attach(|py| {
+            let result = argument(py, c, changes).and_then(|a| callback.call1(py, (a,)));
+            let Err(e) = result else { return };
+            if !e.is_instance_of::<PySystemExit>(py) {
+                e.write_unraisable(py, Some(callback.bind(py)));
+            } else if let Some(w) = owner.get() {
+                w.cancel();
+            }
+        });
+    }
+}
+
+/// The core's error callback for `on_error(exc)`, if given.
+pub(crate) fn on_error(
+    handler: Option<Py<PyAny>>,
+) -> impl FnMut(&turtle_finder::Error) + Send + 'static {
+    move |e| {
+        let Some(handler) = &handler else { return };
+        Python::try_attach(|py| {
+            if let Err(raised) = handler.call1(py, (to_py(py, e).into_value(py),)) {
+                raised.write_unraisable(py, Some(handler.bind(py)));
+            }
+        });
+    }
+}
 
 /// A running watch. Dropping it does not stop the watch; `cancel()` (or leaving its
 /// `with` block) does.
@@ -14,7 +84,10 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    pub(crate) fn new(inner: Arc<turtle_finder::Watch>) -> Watch {
+    /// The handle of a watch the core made; its callbacks' `owner` learns of it.
+    pub(crate) fn started(inner: turtle_finder::Watch, owner: &Owner) -> Watch {
+        let inner = Arc::new(inner);
+        let _ = owner.set(inner.clone());
         Watch { inner }
     }
 }

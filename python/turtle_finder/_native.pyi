@@ -45,6 +45,15 @@ class ServiceFinder:
         prefix: str | None = None,
         timeout: float | None = None,
         serializable: bool = False,
+        max_queued_changes: int | None = None,
+        hedge_after: float | None = None,
+        connect_timeout: float | None = None,
+        keepalive: tuple[float, float] | None = None,
+        watch_check: tuple[float, float] | None = None,
+        leader_check: float | None = None,
+        watch_retry_delay: float | None = None,
+        retry_backoff: tuple[float, float] | None = None,
+        probe_backoff: tuple[float, float] | None = None,
     ) -> None: ...
     def get_service(self, name: str, *, timeout: float | None = None) -> str | None: ...
     def get_service_bytes(self, name: str, *, timeout: float | None = None) -> bytes | None: ...

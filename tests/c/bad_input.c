@@ -2,6 +2,9 @@
  * crash; stale handles are detected; no panic crosses the boundary. */
 #include "common.h"
 
+/* The test build's panic hook (feature test-hooks): not in the public header. */
+turtle_status turtle_debug_panic(void);
+
 static void on_change(void *ud, const turtle_change *c) {
   (void)ud;
   (void)c;
@@ -68,6 +71,22 @@ int main(void) {
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_endpoints(cfg, "nope"));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_deadline_ms(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_consistency(cfg, 7));
+  /* Every setting is checked by the core as it is set; a rejected one changes nothing. */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_deadline_ms(cfg, UINT64_MAX));
+  CHECK(strstr(turtle_last_error(), "deadline") != NULL);
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_hedge_after_ms(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_connect_timeout_ms(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_keepalive_ms(cfg, 0, 1000));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_watch_check_ms(cfg, 300, 0));
+  CHECK(strstr(turtle_last_error(), "watch check timeout") != NULL);
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_leader_check_ms(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_retry_backoff_ms(cfg, 900, 100));
+  CHECK(strstr(turtle_last_error(), "retry_backoff") != NULL);
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_probe_backoff_ms(cfg, 0, 0));
+  OK(turtle_config_set_watch_retry_delay_ms(cfg, 0)); /* zero is allowed here */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(NULL, 1));
+  CHECK(strcmp(turtle_status_name(TURTLE_INTERRUPTED), "interrupted") == 0);
 
   /* Freed and doubly freed handles; a handle of another kind. */
   OK(turtle_config_free(cfg));

@@ -60,6 +60,16 @@ int main(void) {
   OK(turtle_config_set_prefix(cfg, "/services/"));
   OK(turtle_config_set_deadline_ms(cfg, 3000));
   OK(turtle_config_set_consistency(cfg, TURTLE_SERIALIZABLE));
+  /* Every other setting, at a value that still works here. */
+  OK(turtle_config_set_max_queued_changes(cfg, 16));
+  OK(turtle_config_set_hedge_after_ms(cfg, 200));
+  OK(turtle_config_set_connect_timeout_ms(cfg, 800));
+  OK(turtle_config_set_keepalive_ms(cfg, 20000, 5000));
+  OK(turtle_config_set_watch_check_ms(cfg, 250, 900));
+  OK(turtle_config_set_leader_check_ms(cfg, 1000));
+  OK(turtle_config_set_watch_retry_delay_ms(cfg, 500));
+  OK(turtle_config_set_retry_backoff_ms(cfg, 10, 400));
+  OK(turtle_config_set_probe_backoff_ms(cfg, 50, 1000));
   OK(turtle_finder_new_with_config(cfg, &other));
   OK(turtle_config_free(cfg));
   OK(turtle_get_service(other, "cdd", 0, &v));

@@ -60,10 +60,11 @@ class Cluster:
         self.call(f"cont {i}")
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+        """Ends the cluster (its stdin closing ends it) and closes both pipes."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
 
     @property
     def env(self) -> dict[str, str]:

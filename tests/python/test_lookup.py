@@ -30,6 +30,45 @@ def test_endpoints_as_list_string_or_environment(cluster: Cluster, monkeypatch: 
     assert sf.get_service("py-ep", timeout=2.0) == "x"
 
 
+def test_every_setting_is_a_keyword_argument(cluster: Cluster) -> None:
+    sf = tf.ServiceFinder(
+        cluster.endpoints,
+        prefix="/services/",
+        timeout=3.0,
+        max_queued_changes=16,
+        hedge_after=0.2,
+        connect_timeout=0.8,
+        keepalive=(20.0, 5.0),
+        watch_check=(0.25, 0.9),
+        leader_check=1.0,
+        watch_retry_delay=0.0,
+        retry_backoff=(0.01, 0.4),
+        probe_backoff=(0.05, 1.0),
+    )
+    cluster.put("/services/py-settings", "x")
+    assert sf.get_service("py-settings") == "x"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("max_queued_changes", 0, "max_queued_changes"),
+        ("hedge_after", 0.0, "hedge_after"),
+        ("connect_timeout", -1.0, "connect_timeout"),
+        ("keepalive", (0.0, 1.0), "keepalive"),
+        ("watch_check", (0.3, float("nan")), "watch_check"),
+        ("leader_check", float("inf"), "leader_check"),
+        ("retry_backoff", (1.0, 0.1), "retry_backoff"),
+        ("probe_backoff", (0.0, 0.0), "probe_backoff"),
+        ("timeout", 1e12, "deadline"),
+    ],
+)
+def test_unusable_settings_are_invalid_arguments(setting: str, value: object, named: str) -> None:
+    with pytest.raises(tf.InvalidArgumentError) as e:
+        tf.ServiceFinder("127.0.0.1:1", **{setting: value})  # type: ignore[arg-type]
+    assert named in str(e.value), str(e.value)
+
+
 @pytest.mark.parametrize("bad", ["", ",", "localhost", "127.0.0.1:0", "ftp://a:1", ["a:1", "a:1"], []])
 def test_malformed_endpoints(bad: object) -> None:
     with pytest.raises(tf.InvalidArgumentError) as e:

@@ -17,19 +17,32 @@ import turtle_finder as tf
 from conftest import ROOT, Cluster, run_python
 
 
-def lines_of(proc: subprocess.Popen[str]) -> queue.Queue[str]:
-    q: queue.Queue[str] = queue.Queue()
+class Lines:
+    """A child's stdout, line by line, read on a thread that closes the pipe at its end."""
 
-    def pump() -> None:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.q: queue.Queue[str] = queue.Queue()
         assert proc.stdout is not None
-        for line in proc.stdout:
-            q.put(line.rstrip("\n"))
+        stdout = proc.stdout
 
-    threading.Thread(target=pump, daemon=True).start()
-    return q
+        def pump() -> None:
+            with stdout:
+                for line in stdout:
+                    self.q.put(line.rstrip("\n"))
+
+        self.thread = threading.Thread(target=pump, daemon=True)
+        self.thread.start()
+
+    def get(self, timeout: float) -> str:
+        return self.q.get(timeout=timeout)
+
+    def join(self) -> None:
+        """Waits until the child's stdout ended and is closed (after the child exited)."""
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the child's stdout stayed open"
 
 
-def wait_for(q: queue.Queue[str], want: str, timeout: float = 20.0) -> list[str]:
+def wait_for(q: Lines, want: str, timeout: float = 20.0) -> list[str]:
     seen = []
     end = time.monotonic() + timeout
     while True:
@@ -49,8 +62,8 @@ def test_the_seeds_program_runs_unchanged(cluster: Cluster) -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    out = Lines(proc)
     try:
-        out = lines_of(proc)
         wait_for(out, "Critical Section!")
         cluster.put("/services/cdd", '[ "turtle1", "turtle2", "not a turtle" ]')
         wait_for(out, 'Key change: [ "turtle1", "turtle2", "not a turtle" ]')
@@ -58,6 +71,7 @@ def test_the_seeds_program_runs_unchanged(cluster: Cluster) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        out.join()
 
 
 def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster) -> None:
@@ -77,7 +91,7 @@ def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster
         fresh_cluster.stop(i)
     try:
         proc = subprocess.Popen([sys.executable, "-c", code], env=fresh_cluster.env, stdout=subprocess.PIPE, text=True)
-        out = lines_of(proc)
+        out = Lines(proc)
         assert out.get(timeout=20) == "ready"
         # Wait until the main thread sleeps inside the call (no event says so; its state does).
         stat = Path(f"/proc/{proc.pid}/stat")
@@ -92,6 +106,7 @@ def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster
         print(f"KeyboardInterrupt {took * 1000:.0f} ms after SIGINT")
         assert took < 0.5
         assert proc.wait(timeout=10) == 0
+        out.join()
     finally:
         for i in range(3):
             fresh_cluster.cont(i)
@@ -133,11 +148,12 @@ def test_sys_exit_in_a_callback_ends_that_watch_like_a_thread(cluster: Cluster) 
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", code], env=cluster.env, stdout=subprocess.PIPE, text=True)
-    out = lines_of(proc)
+    out = Lines(proc)
     assert out.get(timeout=20) == "ready"
     cluster.put("/services/py-sysexit", "bye")
     assert out.get(timeout=30) == "cancelled"
     assert proc.wait(timeout=10) == 0
+    out.join()
 
 
 def test_fork_child_gets_a_clear_error_and_can_make_its_own_finder(cluster: Cluster) -> None:

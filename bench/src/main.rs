@@ -1,0 +1,76 @@
+//! The benchmark: raw `etcd-client` and turtle-finder against one real 3-member cluster in
+//! one run. Prints each figure and its ratio to the raw baseline measured in the same run.
+//!
+//! `make bench` (release build). `BENCH_LOOKUPS` sets the lookups per phase (default 5000).
+//! One module per measurement; `python_baseline` holds the modes `make bench-python` uses.
+
+mod failover;
+mod lookups;
+mod measure;
+mod python_baseline;
+mod watch_latency;
+
+use std::sync::Arc;
+
+use turtle_finder::{Config, ServiceFinder};
+use turtle_tests::Cluster;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => full_run(),
+        Some("lookups") => python_baseline::lookups(&args[1..]),
+        Some("watch-times") => python_baseline::watch_times(&args[1..]),
+        Some(other) => {
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The whole benchmark against a cluster of its own.
+fn full_run() {
+    let n: usize = std::env::var("BENCH_LOOKUPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let mut cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    let leader = cluster.leader().expect("a leader");
+    // Every client reads through the same follower, so all pay the same server path.
+    let follower = (leader + 1) % cluster.len();
+    let ep = cluster.endpoint(follower);
+    let ordered: Vec<String> = std::iter::once(ep.clone())
+        .chain(
+            (0..cluster.len())
+                .filter(|&i| i != follower)
+                .map(|i| cluster.endpoint(i)),
+        )
+        .collect();
+    println!(
+        "cluster: {} (leader {}), lookups per phase: {n}\n",
+        cluster.endpoints().join(", "),
+        cluster.endpoint(leader)
+    );
+    println!("| measure | value | ratio to raw etcd-client | target |");
+    println!("|---|---|---|---|");
+    let rt = measure::rt();
+    let raw = rt
+        .block_on(etcd_client::Client::connect([ep.as_str()], None))
+        .unwrap();
+    let finder = Arc::new(ServiceFinder::new(Config::new(&ordered).unwrap()).unwrap());
+    let clients = lookups::Clients {
+        rt: &rt,
+        raw: &raw,
+        finder: &finder,
+        ordered: &ordered,
+    };
+    lookups::one_caller(&clients, n);
+    lookups::eight_callers(&clients, n);
+    watch_latency::put_to_callback(&clients, &ep);
+    finder.close();
+    println!();
+    failover::lookup_gaps(&mut cluster);
+    println!();
+    failover::watch_move(&mut cluster);
+}

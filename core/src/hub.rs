@@ -1,0 +1,504 @@
+//! The watch hub: every watch of a client on one shared etcd watch stream, moved to
+//! another member on failure and resumed from the last delivered revision + 1.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{WatchRequestSender, WatchResponse, WatchResponseStream};
+use tokio::sync::mpsc;
+use tokio::time::{interval, interval_at, sleep, timeout, Instant, MissedTickBehavior};
+
+use crate::change::{Change, ChangeKind, Delivery, Sink};
+use crate::config::Consistency;
+use crate::endpoints::Endpoint;
+use crate::error::{classify, Error, ErrorKind, Failure, Result};
+use crate::pool::{backoff, Member, Pool};
+
+/// A watch as the hub keeps it.
+pub(crate) struct Entry {
+    pub(crate) service: String,
+    pub(crate) key: Vec<u8>,
+    /// The lowest revision not yet delivered: events below it are duplicates or stale.
+    pub(crate) next_rev: i64,
+    pub(crate) sink: Arc<dyn Sink>,
+}
+
+pub(crate) enum Cmd {
+    Add(i64, Entry),
+    Remove(i64),
+}
+
+/// The handle the client keeps; dropping every handle ends the hub task.
+#[derive(Clone)]
+pub(crate) struct Hub {
+    tx: mpsc::UnboundedSender<Cmd>,
+    serving: Serving,
+}
+
+/// The member whose stream carries the watches now, if any.
+type Serving = Arc<parking_lot::Mutex<Option<Endpoint>>>;
+
+impl Hub {
+    pub(crate) fn start(pool: Arc<Pool>) -> Hub {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let serving = Serving::default();
+        let pauses = Box::new(backoff(pool.cfg.retry_backoff));
+        let task = HubTask {
+            pool,
+            rx,
+            serving: serving.clone(),
+            watches: HashMap::new(),
+            pauses,
+            failed_in_row: 0,
+        };
+        tokio::spawn(task.run());
+        Hub { tx, serving }
+    }
+
+    /// The member serving the watch stream now.
+    pub(crate) fn serving(&self) -> Option<Endpoint> {
+        self.serving.lock().clone()
+    }
+
+    pub(crate) fn add(&self, id: i64, entry: Entry) -> bool {
+        self.tx.send(Cmd::Add(id, entry)).is_ok()
+    }
+
+    /// Never blocks: safe from callbacks and from any thread.
+    pub(crate) fn remove(&self, id: i64) {
+        let _ = self.tx.send(Cmd::Remove(id));
+    }
+}
+
+/// How a stream ended.
+enum Outcome {
+    Shutdown,
+    Idle,
+    /// The stream failed; `served` says whether the member answered on it before.
+    Failed {
+        reason: String,
+        served: bool,
+    },
+}
+
+type Watches = HashMap<i64, Entry>;
+
+/// The hub's task: the watches, and what it knows between streams.
+struct HubTask {
+    pool: Arc<Pool>,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    serving: Serving,
+    watches: Watches,
+    pauses: Box<dyn Iterator<Item = Duration> + Send>,
+    /// Streams that failed in a row without serving.
+    failed_in_row: usize,
+}
+
+impl HubTask {
+    /// Serves the watches on one member after another until the client is gone.
+    async fn run(mut self) {
+        while self.wait_for_watches().await {
+            let member = self.pool.order().swap_remove(0);
+            let outcome = Session::serve(&mut self, &member).await;
+            *self.serving.lock() = None;
+            match outcome {
+                Outcome::Shutdown => return,
+                Outcome::Idle => {}
+                Outcome::Failed { reason, served } => {
+                    if !self.after_failure(&member, &reason, served).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies commands while there is nothing to watch; false when the client is gone.
+    async fn wait_for_watches(&mut self) -> bool {
+        while self.watches.is_empty() {
+            match self.rx.recv().await {
+                Some(cmd) => self.apply(cmd),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Books a failed stream. The first failures move straight to the next member; once
+    /// every member failed in a row, the consumers are told and the hub backs off, still
+    /// retrying. False when the client is gone.
+    async fn after_failure(&mut self, member: &Arc<Member>, reason: &str, served: bool) -> bool {
+        self.pool.mark_failed(member, reason);
+        if served {
+            self.failed_in_row = 0;
+            self.pauses = Box::new(backoff(self.pool.cfg.retry_backoff));
+        }
+        self.failed_in_row += 1;
+        if self.failed_in_row < self.pool.member_count() {
+            return true;
+        }
+        let err = Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "watch: no member serves the watch stream (last: {}: {reason}); retrying",
+                member.endpoint
+            ),
+        );
+        for e in self.watches.values() {
+            e.sink.deliver(Delivery::Error(err.clone()));
+        }
+        self.failed_in_row = 0;
+        let pause = self.pauses.next().unwrap_or(self.pool.cfg.retry_backoff.1);
+        self.idle_for(pause).await
+    }
+
+    /// Applies commands for `pause`; false when the client is gone.
+    async fn idle_for(&mut self, pause: Duration) -> bool {
+        let end = Instant::now() + pause;
+        loop {
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => self.apply(cmd),
+                    None => return false,
+                },
+                _ = tokio::time::sleep_until(end) => return true,
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Add(id, e) => {
+                self.watches.insert(id, e);
+            }
+            Cmd::Remove(id) => {
+                self.watches.remove(&id);
+            }
+        }
+    }
+}
+
+/// Ids of watches on etcd streams, never reused: etcd keeps a compacted watch's id
+/// taken on its stream, so a re-created watch needs a new one.
+static STREAM_IDS: AtomicI64 = AtomicI64::new(1);
+
+/// A compacted or cancelled watch's fresh read: (id, value, revision of the value or
+/// read, revision of the read).
+type ResetResult = (i64, Result<(Option<Vec<u8>>, i64, i64)>);
+
+/// What ends a session step: `Err` carries how the stream ended.
+type Step = std::result::Result<(), Outcome>;
+
+/// One watch stream on one member, carrying every watch of the hub.
+struct Session<'h> {
+    hub: &'h mut HubTask,
+    member: Arc<Member>,
+    sender: WatchRequestSender,
+    /// etcd's watch id on this stream → the hub's id of the watch.
+    by_stream: HashMap<i64, i64>,
+    /// The member answered on this stream.
+    served: bool,
+    last_heard: Instant,
+    resets: mpsc::UnboundedSender<ResetResult>,
+    leader: mpsc::UnboundedSender<bool>,
+}
+
+impl<'h> Session<'h> {
+    /// Opens a stream on `member`, creates every watch on it and serves them until the
+    /// stream fails, the watches are gone or the client is.
+    async fn serve(hub: &'h mut HubTask, member: &Arc<Member>) -> Outcome {
+        let mut ids: Vec<i64> = hub.watches.keys().copied().collect();
+        ids.sort_unstable();
+        let mut by_stream = HashMap::new();
+        let first = create_request(ids[0], &hub.watches[&ids[0]], &mut by_stream);
+        let cfg = &hub.pool.cfg;
+        let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
+        let mut client = member.watch.clone();
+        let key = hub.watches[&ids[0]].key.clone();
+        let stream = match timeout(open_limit, client.watch(key, Some(first))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return failed(reason_of(&e), false),
+            Err(_) => {
+                let reason = format!("no answer opening a watch stream within {open_limit:?}");
+                return failed(reason, false);
+            }
+        };
+        let (sender, responses) = stream.split();
+        *hub.serving.lock() = Some(member.endpoint.clone());
+        let (resets, reset_rx) = mpsc::unbounded_channel();
+        let (leader, leader_rx) = mpsc::unbounded_channel();
+        let mut session = Session {
+            hub,
+            member: member.clone(),
+            sender,
+            by_stream,
+            served: false,
+            last_heard: Instant::now(),
+            resets,
+            leader,
+        };
+        for id in &ids[1..] {
+            if let Err(outcome) = session.create(*id).await {
+                return outcome;
+            }
+        }
+        session.run(responses, reset_rx, leader_rx).await
+    }
+
+    /// Reacts to whatever comes first until the stream ends.
+    async fn run(
+        mut self,
+        mut responses: WatchResponseStream,
+        mut reset_rx: mpsc::UnboundedReceiver<ResetResult>,
+        mut leader_rx: mpsc::UnboundedReceiver<bool>,
+    ) -> Outcome {
+        let cfg = self.hub.pool.cfg.clone();
+        let mut progress = interval(cfg.watch_check_interval);
+        progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let every = cfg.leader_check_interval;
+        let mut leader_check = interval_at(Instant::now() + every, every);
+        leader_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                cmd = self.hub.rx.recv() => self.on_command(cmd).await,
+                msg = responses.message() => self.on_message(msg),
+                _ = progress.tick() => self.check_progress().await,
+                _ = leader_check.tick() => {
+                    self.check_leader();
+                    Ok(())
+                }
+                Some(has_leader) = leader_rx.recv() => self.on_leader(has_leader),
+                Some((id, res)) = reset_rx.recv() => self.on_reset(id, res).await,
+            };
+            if let Err(outcome) = step {
+                return outcome;
+            }
+        }
+    }
+
+    fn failed(&self, reason: String) -> Outcome {
+        failed(reason, self.served)
+    }
+
+    /// Sends the create request of watch `id` (from its next revision, under a fresh
+    /// stream id).
+    async fn create(&mut self, id: i64) -> Step {
+        let Some(e) = self.hub.watches.get(&id) else {
+            return Ok(());
+        };
+        let req = create_request(id, e, &mut self.by_stream);
+        let key = e.key.clone();
+        match self.sender.watch(key, Some(req)).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.failed(reason_of(&e))),
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Option<Cmd>) -> Step {
+        match cmd {
+            None => Err(Outcome::Shutdown),
+            Some(Cmd::Add(id, e)) => {
+                self.hub.watches.insert(id, e);
+                self.create(id).await
+            }
+            Some(Cmd::Remove(id)) => {
+                let sid = stream_id_of(id, &self.by_stream);
+                if let (Some(_), Some(sid)) = (self.hub.watches.remove(&id), sid) {
+                    self.by_stream.remove(&sid);
+                    let _ = self.sender.cancel(sid).await;
+                }
+                if self.hub.watches.is_empty() {
+                    return Err(Outcome::Idle);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_message(
+        &mut self,
+        msg: std::result::Result<Option<WatchResponse>, etcd_client::Error>,
+    ) -> Step {
+        match msg {
+            Ok(Some(resp)) => {
+                self.last_heard = Instant::now();
+                self.served = true;
+                self.on_response(resp);
+                Ok(())
+            }
+            Ok(None) => Err(self.failed("the member ended the watch stream".into())),
+            Err(e) => Err(self.failed(reason_of(&e))),
+        }
+    }
+
+    /// Moves a stream that stayed silent too long; else asks for progress, which a live
+    /// member answers even when nothing changes.
+    async fn check_progress(&mut self) -> Step {
+        let silent = self.last_heard.elapsed();
+        if silent > self.hub.pool.cfg.watch_check_timeout {
+            return Err(self.failed(format!("watch stream silent for {silent:.0?}")));
+        }
+        match self.sender.request_progress().await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.failed(reason_of(&e))),
+        }
+    }
+
+    /// The client-side half of require-leader: a member cut off from the others keeps a
+    /// watch open but gets no new events; its status then names no leader.
+    fn check_leader(&self) {
+        let mut m = self.member.maintenance.clone();
+        let (tx, limit) = (self.leader.clone(), self.hub.pool.cfg.watch_check_timeout);
+        tokio::spawn(async move {
+            if let Ok(Ok(status)) = timeout(limit, m.status()).await {
+                let _ = tx.send(status.leader() != 0);
+            }
+        });
+    }
+
+    fn on_leader(&self, has_leader: bool) -> Step {
+        match has_leader {
+            true => Ok(()),
+            false => Err(self.failed("the member has no leader".into())),
+        }
+    }
+
+    /// Delivers one response's events, or starts the recovery of a cancelled watch.
+    fn on_response(&mut self, resp: WatchResponse) {
+        let Some(&id) = self.by_stream.get(&resp.watch_id()) else {
+            return;
+        };
+        if !self.hub.watches.contains_key(&id) {
+            return;
+        }
+        if resp.canceled() {
+            self.on_cancelled(id, &resp);
+        } else if let Some(entry) = self.hub.watches.get_mut(&id) {
+            deliver_events(entry, &resp);
+        }
+    }
+
+    /// etcd ended watch `id`: compacted history is read anew at once; any other reason
+    /// (e.g. a permission lost) is reported and retried after `watch_retry_delay`.
+    fn on_cancelled(&self, id: i64, resp: &WatchResponse) {
+        let entry = &self.hub.watches[&id];
+        let pool = self.hub.pool.clone();
+        if resp.compact_revision() > 0 {
+            spawn_reset(pool, id, entry, Duration::ZERO, self.resets.clone());
+            return;
+        }
+        let reason = resp.cancel_reason();
+        let kind = if reason.contains("permission") {
+            ErrorKind::PermissionDenied
+        } else {
+            ErrorKind::Unavailable
+        };
+        let message = format!(
+            "watch of {:?} was cancelled by etcd: {reason}; retrying",
+            entry.service
+        );
+        entry
+            .sink
+            .deliver(Delivery::Error(Error::new(kind, message)));
+        let delay = pool.cfg.watch_retry_delay;
+        spawn_reset(pool, id, entry, delay, self.resets.clone());
+    }
+
+    /// Delivers a reset watch's fresh value (or the error of reading it) and creates the
+    /// watch again from there.
+    async fn on_reset(&mut self, id: i64, res: Result<(Option<Vec<u8>>, i64, i64)>) -> Step {
+        let Some(e) = self.hub.watches.get_mut(&id) else {
+            return Ok(());
+        };
+        match res {
+            Ok((value, revision, read_rev)) => {
+                e.next_rev = read_rev + 1;
+                e.sink.deliver(Delivery::Change(Change {
+                    service: e.service.clone(),
+                    value,
+                    revision,
+                    kind: ChangeKind::Reset,
+                    skipped: 0,
+                }));
+            }
+            Err(err) => e.sink.deliver(Delivery::Error(err)),
+        }
+        self.create(id).await
+    }
+}
+
+fn failed(reason: String, served: bool) -> Outcome {
+    Outcome::Failed { reason, served }
+}
+
+/// The create request of watch `id`, under a fresh stream id recorded in `by_stream`.
+fn create_request(
+    id: i64,
+    e: &Entry,
+    by_stream: &mut HashMap<i64, i64>,
+) -> etcd_client::WatchOptions {
+    let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
+    by_stream.retain(|_, v| *v != id);
+    by_stream.insert(sid, id);
+    etcd_client::WatchOptions::new()
+        .with_watch_id(sid)
+        .with_start_revision(e.next_rev)
+}
+
+fn stream_id_of(id: i64, by_stream: &HashMap<i64, i64>) -> Option<i64> {
+    by_stream.iter().find(|(_, v)| **v == id).map(|(k, _)| *k)
+}
+
+/// Delivers the events of one response that are new to the watch.
+fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
+    for ev in resp.events() {
+        let Some(kv) = ev.kv() else { continue };
+        let rev = kv.mod_revision();
+        // The revision filter: after a resume, members may repeat or lag.
+        if rev < entry.next_rev {
+            continue;
+        }
+        entry.next_rev = rev + 1;
+        let (kind, value) = match ev.event_type() {
+            etcd_client::EventType::Put => (ChangeKind::Put, Some(kv.value().to_vec())),
+            etcd_client::EventType::Delete => (ChangeKind::Delete, None),
+        };
+        entry.sink.deliver(Delivery::Change(Change {
+            service: entry.service.clone(),
+            value,
+            revision: rev,
+            kind,
+            skipped: 0,
+        }));
+    }
+}
+
+/// Re-reads a watch's key after its history was compacted (or it was cancelled).
+fn spawn_reset(
+    pool: Arc<Pool>,
+    id: i64,
+    entry: &Entry,
+    delay: Duration,
+    tx: mpsc::UnboundedSender<ResetResult>,
+) {
+    let key = entry.key.clone();
+    tokio::spawn(async move {
+        sleep(delay).await;
+        let deadline = pool.cfg.deadline;
+        let res = pool.read(&key, deadline, Consistency::Linearizable).await;
+        let res = res.map(|(kv, read_rev)| match kv {
+            Some((value, mod_rev)) => (Some(value), mod_rev, read_rev),
+            None => (None, read_rev, read_rev),
+        });
+        let _ = tx.send((id, res));
+    });
+}
+
+fn reason_of(e: &etcd_client::Error) -> String {
+    match classify(e) {
+        Failure::Connection(r) | Failure::Retryable(r) => r,
+        Failure::Final(e) => e.to_string(),
+    }
+}
