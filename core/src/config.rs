@@ -16,8 +16,7 @@ pub enum Consistency {
     Serializable,
 }
 
-/// Settings of a [`Client`](crate::client::Client) or
-/// [`ServiceFinder`](crate::finder::ServiceFinder). Build with [`Config::new`] or
+/// Settings of a `Client` or `ServiceFinder`. Build with [`Config::new`] or
 /// [`Config::from_env`] and the `with_*` methods; the settings are checked together when a
 /// client or finder is made from them (an unusable one is an `InvalidArgument` error naming
 /// it), or at once with [`Config::check`].
