@@ -21,8 +21,9 @@ fn main() {
         None => full_run(),
         Some("lookups") => python_baseline::lookups(&args[1..]),
         Some("watch-times") => python_baseline::watch_times(&args[1..]),
+        Some("watch-move") => failover::watch_move(&mut Cluster::start()),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move");
             std::process::exit(2);
         }
     }
