@@ -205,7 +205,8 @@ typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const cha
 /**
  * Called exactly once with `user_data` when the library no longer needs it: after the
  * watch is cancelled, freed or its finder closed, or at once when `turtle_watch_service`
- * fails. Runs on the thread that ends the watch, or on the dispatcher thread.
+ * fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
+ * lock of libturtle held: it may call any function, including `turtle_finder_free`.
  */
 typedef void (*turtle_release_cb)(void *user_data);
 
@@ -267,6 +268,12 @@ turtle_status turtle_config_set_consistency(struct turtle_config *config, uint32
  * 1; default 1024); past that the oldest are dropped and counted in `skipped`.
  */
 turtle_status turtle_config_set_max_queued_changes(struct turtle_config *config, size_t max);
+
+/**
+ * Sets the largest response accepted from a member, in bytes (4096 to 2147483647, the
+ * default). A watch whose catch-up is larger is read anew and delivered as a reset.
+ */
+turtle_status turtle_config_set_max_response_bytes(struct turtle_config *config, size_t max);
 
 /**
  * Sets how long a read waits for one member before also asking the next (default 250 ms).
@@ -353,11 +360,23 @@ turtle_status turtle_finder_new_with_config(const struct turtle_config *config,
                                             struct turtle_finder **out);
 
 /**
- * Cancels every watch and stops the finder's threads; no callback runs after it returns
- * (from inside a callback: none after the current one). Later calls give TURTLE_CLOSED.
- * The handle stays valid until `turtle_finder_free`. Idempotent.
+ * Cancels every watch and stops the finder's threads; no callback runs after it returns,
+ * also when other threads close the finder at the same time (they all wait). From inside
+ * one of its callbacks: none after the current one. From inside a callback of another
+ * finder whose running callback itself waits for this one (closing or cancelling across
+ * finders): that running callback ends after. Waits as long as a callback runs (see
+ * `turtle_finder_close_timeout`). Later calls give TURTLE_CLOSED. The handle stays valid
+ * until `turtle_finder_free`. Idempotent.
  */
 turtle_status turtle_finder_close(struct turtle_finder *finder);
+
+/**
+ * `turtle_finder_close` that waits at most `timeout_ms` for a running callback. When the
+ * callback does not return in time, the finder's dispatcher thread is abandoned (it ends
+ * when the callback returns, or with the process), a warning goes to stderr, and the
+ * result is TURTLE_DEADLINE_EXCEEDED; the finder is closed either way.
+ */
+turtle_status turtle_finder_close_timeout(struct turtle_finder *finder, uint64_t timeout_ms);
 
 /**
  * Closes (as `turtle_finder_close`) and frees a finder. NULL is a no-op; a freed handle
@@ -384,7 +403,7 @@ turtle_status turtle_get_service(struct turtle_finder *finder,
 /**
  * Looks up service `name` as raw bytes. On success `*out_found` says whether it exists;
  * if so `*out_data`/`*out_len` are a new buffer the caller frees with `turtle_bytes_free`
- * (for an absent service: NULL and 0).
+ * (for an absent service, and for an empty value: NULL and 0).
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string; the out-parameters are NULL or writable.
@@ -445,9 +464,11 @@ turtle_status turtle_watch_service(struct turtle_finder *finder,
                                    struct turtle_watch **out);
 
 /**
- * Cancels a watch: once this returns its callbacks never run again; called from inside
- * the watch's own callback, it does not block and nothing runs after the current call.
- * The handle stays valid until `turtle_watch_free`. Idempotent.
+ * Cancels a watch: once this returns its callbacks never run again (it waits for a
+ * running one). Called from inside a callback of the same finder, it does not block and
+ * nothing runs after the current call; from a callback of another finder whose running
+ * callback itself waits for this one, it returns at once rather than deadlock. The handle
+ * stays valid until `turtle_watch_free`. Idempotent.
  */
 turtle_status turtle_watch_cancel(struct turtle_watch *watch);
 

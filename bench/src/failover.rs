@@ -165,18 +165,26 @@ pub fn watch_move(cluster: &mut Cluster) {
     let finder = ServiceFinder::new(Config::new(&order).unwrap()).unwrap();
     let (tx, rx) = unbounded::<(i64, Instant)>();
     let _w = finder
-        .watch_service("moving", move |c| tx.send((c.revision, Instant::now())).unwrap())
+        .watch_service("moving", move |c| {
+            tx.send((c.revision, Instant::now())).unwrap()
+        })
         .unwrap();
     let r0 = cluster.put_via(leader, "/services/moving", "0");
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap().0, r0);
     let serving = finder.watch_member().unwrap().to_string();
     let watched = cluster.index_of(&serving).expect("a member of the cluster");
-    let role = if watched == leader { "leader" } else { "follower" };
+    let role = if watched == leader {
+        "leader"
+    } else {
+        "follower"
+    };
     let writer = if watched == leader { follower } else { leader };
     cluster.stop(watched);
     let t = Instant::now();
     let r1 = cluster.put_via(writer, "/services/moving", "1");
-    let (rev, at) = rx.recv_timeout(Duration::from_secs(30)).expect("the watch moved");
+    let (rev, at) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the watch moved");
     cluster.cont(watched);
     println!(
         "watch of a SIGSTOPped {role}: delivered revision {rev} (written {r1}) {:.2}s after the stop, from {:?} (target ≤ 2 s, nothing lost: {})",

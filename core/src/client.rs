@@ -174,6 +174,7 @@ impl Client {
             key: key.into_bytes(),
             next_rev: read_rev + 1,
             sink,
+            resync: false,
         };
         if !self.inner.hub.add(id, entry) {
             return Err(Error::closed());

@@ -41,6 +41,7 @@ pub struct Config {
     pub(crate) deadline: Duration,
     pub(crate) consistency: Consistency,
     pub(crate) max_queued_changes: usize,
+    pub(crate) max_response_bytes: usize,
     pub(crate) hedge_after: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) keepalive_interval: Duration,
@@ -84,6 +85,7 @@ impl Config {
             deadline: ms(5000),
             consistency: Consistency::Linearizable,
             max_queued_changes: 1024,
+            max_response_bytes: i32::MAX as usize,
             hedge_after: ms(250),
             connect_timeout: ms(1000),
             keepalive_interval: ms(10_000),
@@ -114,12 +116,10 @@ impl Config {
     }
 
     /// The key prefix of services (default `/services/`): `get_service("cdd")` reads
-    /// `/services/cdd`. May be empty; must not contain NUL.
+    /// `/services/cdd`. Empty, or ending with `/`; no NUL; at most [`MAX_NAME_BYTES`].
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Config> {
         let prefix = prefix.into();
-        if prefix.contains('\0') {
-            return Err(Error::invalid("prefix contains a NUL byte"));
-        }
+        check_prefix(&prefix)?;
         self.prefix = prefix;
         Ok(self)
     }
@@ -143,6 +143,21 @@ impl Config {
             return Err(Error::invalid("max_queued_changes must be at least 1"));
         }
         self.max_queued_changes = n;
+        Ok(self)
+    }
+
+    /// The largest response accepted from a member, in bytes (default 2 GiB - 1, as etcd's
+    /// Go client; at least 4096). etcd may answer with more than its request limit: a
+    /// watch catching up on several large values gets them in one response. A watch whose
+    /// catch-up is larger is read anew and delivered as a reset, with an error first.
+    pub fn with_max_response_bytes(mut self, n: usize) -> Result<Config> {
+        if !(4096..=i32::MAX as usize).contains(&n) {
+            return Err(Error::invalid(format!(
+                "max_response_bytes must be from 4096 to {}, not {n}",
+                i32::MAX
+            )));
+        }
+        self.max_response_bytes = n;
         Ok(self)
     }
 
@@ -272,10 +287,22 @@ impl Config {
     }
 }
 
-/// A service name is one path segment: not empty, no `/`, no NUL.
+/// The longest service name and key prefix accepted, in bytes. etcd refuses requests over
+/// its `--max-request-bytes` (1.5 MiB by default) and ends a whole watch stream over one
+/// oversized watch, so names are held far below that, at a size no service name needs.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// A service name is one path segment: not empty, no `/`, no NUL, at most
+/// [`MAX_NAME_BYTES`].
 pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::invalid("service name is empty"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(format!(
+            "service name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            name.len()
+        )));
     }
     if name.contains('/') {
         return Err(Error::invalid(format!(
@@ -285,6 +312,27 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.contains('\0') {
         return Err(Error::invalid(format!(
             "service name {name:?} contains a NUL byte"
+        )));
+    }
+    Ok(())
+}
+
+/// A key prefix: empty, or ending with `/` (else `services` + `cdd` would read
+/// `servicescdd`); no NUL; at most [`MAX_NAME_BYTES`].
+fn check_prefix(prefix: &str) -> Result<()> {
+    if prefix.contains('\0') {
+        return Err(Error::invalid("prefix contains a NUL byte"));
+    }
+    if prefix.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(format!(
+            "prefix is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            prefix.len()
+        )));
+    }
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        return Err(Error::invalid(format!(
+            "prefix {prefix:?} must end with '/' (did you mean {:?}?)",
+            format!("{prefix}/")
         )));
     }
     Ok(())
@@ -306,6 +354,20 @@ mod tests {
             );
         }
         assert!(c.clone().with_prefix("/x\0").is_err());
+        let e = c.clone().with_prefix("services").unwrap_err();
+        assert!(e.to_string().contains("did you mean \"services/\""), "{e}");
+        assert!(c.clone().with_prefix("").is_ok());
+        assert!(c
+            .clone()
+            .with_prefix("x".repeat(MAX_NAME_BYTES + 1) + "/")
+            .is_err());
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        assert!(c
+            .service_key(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("1025 bytes"));
+        assert!(c.service_key(&long[1..]).is_ok());
         assert!(c.with_max_queued_changes(0).is_err());
     }
 
@@ -328,6 +390,7 @@ mod tests {
             ("with_deadline", shown(c.deadline)),
             ("with_consistency", "linearizable".into()),
             ("with_max_queued_changes", c.max_queued_changes.to_string()),
+            ("with_max_response_bytes", c.max_response_bytes.to_string()),
             ("with_hedge_after", shown(c.hedge_after)),
             ("with_connect_timeout", shown(c.connect_timeout)),
             (

@@ -1,16 +1,21 @@
 //! The dispatcher thread: runs every user callback of a finder, one at a time.
+//!
+//! No lock is held while a callback runs or is dropped (dropping it may run user code,
+//! such as libturtle's `release`, that calls back into the finder).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::change::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::Mailbox;
+use crate::waits::{self, Waited};
 
 /// A watch's callback as the dispatcher calls it.
 pub(crate) type Callback = Box<dyn FnMut(Delivery) + Send>;
@@ -21,22 +26,39 @@ enum Job {
     Stop,
 }
 
+/// A flag with a condition variable: set once, waited for by many.
+#[derive(Default)]
+struct Latch {
+    set: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Latch {
+    fn set(&self) {
+        *self.set.lock() = true;
+        self.cv.notify_all();
+    }
+}
+
 /// The `turtle-dispatch` thread and its queue.
 pub(crate) struct Dispatcher {
     tx: Sender<Job>,
     thread: ThreadId,
     join: Mutex<Option<JoinHandle<()>>>,
     closed: Arc<AtomicBool>,
+    /// Set by the thread as it ends, after the last callback it ran was dropped.
+    ended: Arc<Latch>,
 }
 
 impl Dispatcher {
     pub(crate) fn start() -> Result<Dispatcher> {
         let (tx, rx) = unbounded();
         let closed = Arc::new(AtomicBool::new(false));
-        let flag = closed.clone();
+        let ended = Arc::new(Latch::default());
+        let (flag, latch) = (closed.clone(), ended.clone());
         let join = std::thread::Builder::new()
             .name("turtle-dispatch".into())
-            .spawn(move || run(rx, flag))
+            .spawn(move || run(rx, &flag, &latch))
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Internal,
@@ -48,6 +70,7 @@ impl Dispatcher {
             thread: join.thread().id(),
             join: Mutex::new(Some(join)),
             closed,
+            ended,
         })
     }
 
@@ -55,11 +78,16 @@ impl Dispatcher {
     pub(crate) fn slot(&self, callback: Callback, max_queued: usize) -> Arc<Slot> {
         Arc::new_cyclic(|me| Slot {
             mailbox: Mailbox::new(max_queued),
-            callback: Mutex::new(Some(callback)),
-            cancelled: AtomicBool::new(false),
+            state: Mutex::new(SlotState {
+                callback: Some(callback),
+                running: false,
+                cancelled: false,
+            }),
+            idle: Condvar::new(),
             tx: self.tx.clone(),
             me: me.clone(),
             closed: self.closed.clone(),
+            dispatcher: self.thread,
         })
     }
 
@@ -68,24 +96,41 @@ impl Dispatcher {
         std::thread::current().id() == self.thread
     }
 
-    /// Stops the thread after the callback running now, and joins it unless called from it.
-    pub(crate) fn stop(&self) {
+    /// Tells the thread to end after the callback running now; no queued callback runs.
+    pub(crate) fn signal_stop(&self) {
         self.closed.store(true, Ordering::SeqCst);
         let _ = self.tx.send(Job::Stop);
-        let join = self.join.lock().take();
-        if let Some(join) = join {
-            if self.is_current() {
-                return; // closing from a callback: the thread ends when the callback returns
+    }
+
+    /// Stops the thread and waits until it ended, except from the thread itself (it ends
+    /// when the callback returns) and where the thread waits for the caller's dispatcher
+    /// (see `waits`). False when `limit` passed first: the thread is then abandoned, still
+    /// in its callback.
+    pub(crate) fn stop(&self, limit: Option<Duration>) -> bool {
+        self.signal_stop();
+        if self.is_current() {
+            return true;
+        }
+        let end = limit.map(|d| Instant::now() + d);
+        let latch = &self.ended;
+        match waits::wait_for(self.thread, &latch.set, &latch.cv, |e| *e, end) {
+            Waited::Done => {
+                if let Some(join) = self.join.lock().take() {
+                    let _ = join.join();
+                }
+                true
             }
-            let _ = join.join();
+            Waited::Cycle => true,
+            Waited::TimedOut => false,
         }
     }
 }
 
-fn run(rx: Receiver<Job>, closed: Arc<AtomicBool>) {
-    for job in rx {
+fn run(rx: Receiver<Job>, closed: &AtomicBool, ended: &Latch) {
+    waits::mark_dispatcher();
+    for job in rx.iter() {
         match job {
-            Job::Stop => return,
+            Job::Stop => break,
             Job::Run(slot) => {
                 if !closed.load(Ordering::SeqCst) {
                     slot.run_one();
@@ -93,60 +138,103 @@ fn run(rx: Receiver<Job>, closed: Arc<AtomicBool>) {
             }
         }
     }
+    // Queued jobs hold slots, and slots may hold the last callbacks: drop them here.
+    drop(rx);
+    ended.set();
 }
 
 /// One watch's queue and callback.
 pub(crate) struct Slot {
     mailbox: Mailbox,
-    /// Locked while the callback runs, so `cancel` from another thread waits for it.
-    callback: Mutex<Option<Callback>>,
-    cancelled: AtomicBool,
+    state: Mutex<SlotState>,
+    /// Notified when a running invocation ends.
+    idle: Condvar,
     tx: Sender<Job>,
     me: Weak<Slot>,
     closed: Arc<AtomicBool>,
+    dispatcher: ThreadId,
+}
+
+struct SlotState {
+    /// Taken out while it runs, and for good once cancelled.
+    callback: Option<Callback>,
+    running: bool,
+    cancelled: bool,
 }
 
 impl Slot {
     fn run_one(self: Arc<Self>) {
-        if self.cancelled.load(Ordering::SeqCst) {
-            return;
-        }
         let Some(d) = self.mailbox.pop() else { return };
-        {
-            let mut cb = self.callback.lock();
-            if !self.cancelled.load(Ordering::SeqCst) && !self.closed.load(Ordering::SeqCst) {
-                if let Some(f) = cb.as_mut() {
-                    if catch_unwind(AssertUnwindSafe(|| f(d))).is_err() {
-                        eprintln!("turtle-finder: a watch callback panicked; the watch goes on");
-                    }
-                }
+        let taken = {
+            let mut s = self.state.lock();
+            if s.cancelled || self.closed.load(Ordering::SeqCst) {
+                None
+            } else {
+                s.running = true;
+                s.callback.take()
             }
-            if self.cancelled.load(Ordering::SeqCst) {
-                *cb = None; // cancelled from inside the callback: release it now
-                return;
+        };
+        let Some(mut f) = taken else { return };
+        if catch_unwind(AssertUnwindSafe(|| f(d))).is_err() {
+            eprintln!("turtle-finder: a watch callback panicked; the watch goes on");
+        }
+        let cancelled = {
+            let mut s = self.state.lock();
+            if s.cancelled {
+                Some(f)
+            } else {
+                s.callback = Some(f);
+                self.end_run(&mut s);
+                None
             }
+        };
+        if let Some(f) = cancelled {
+            // Cancelled meanwhile (maybe by itself): released now, with no lock held, and
+            // before a waiting `cancel` returns.
+            drop(f);
+            self.end_run(&mut self.state.lock());
+            return;
         }
         // Come back for the next entry; an empty mailbox then marks the slot idle.
         let _ = self.tx.send(Job::Run(self.clone()));
     }
 
-    /// After this returns the callback never runs again (from the dispatcher thread: after
-    /// the current invocation). Dropping the callback releases what it holds.
-    pub(crate) fn cancel(&self, on_dispatcher: bool) {
-        self.cancelled.store(true, Ordering::SeqCst);
+    fn end_run(&self, s: &mut SlotState) {
+        s.running = false;
+        self.idle.notify_all();
+    }
+
+    /// Marks the watch cancelled: its callback never starts again. A callback not running
+    /// is dropped at once; a running one when it returns. Never waits.
+    pub(crate) fn cancel_now(&self) {
         self.mailbox.close();
-        if on_dispatcher {
-            // Held only if this very callback is running; it is then dropped on return.
-            if let Some(mut cb) = self.callback.try_lock() {
-                *cb = None;
-            }
-        } else {
-            *self.callback.lock() = None;
+        let idle = {
+            let mut s = self.state.lock();
+            s.cancelled = true;
+            s.callback.take()
+        };
+        drop(idle); // released with no lock held
+    }
+
+    /// [`Slot::cancel_now`], then waits until a running invocation returned, except from
+    /// inside it and where that invocation waits for the caller's own callback (`waits`).
+    /// After this returns the callback is never invoked again.
+    pub(crate) fn cancel(&self) {
+        self.cancel_now();
+        if std::thread::current().id() == self.dispatcher {
+            return; // from a callback of this finder: the running one, if any, is the caller
         }
+        waits::wait_for(
+            self.dispatcher,
+            &self.state,
+            &self.idle,
+            |s| !s.running,
+            None,
+        );
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+        self.state.lock().cancelled
     }
 }
 

@@ -26,10 +26,16 @@ impl Endpoint {
     /// assert!(turtle_finder::Endpoint::parse("127.0.0.1").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Endpoint> {
-        let bad = |why: &str| Error::invalid(format!("endpoint {text:?}: {why}"));
+        let shown = without_userinfo(text);
+        let bad = |why: &str| Error::invalid(format!("endpoint {shown:?}: {why}"));
         let s = text.trim();
         if s.is_empty() {
             return Err(bad("empty"));
+        }
+        if shown != text {
+            return Err(bad(
+                "user names and passwords do not belong in endpoints (they would be logged)",
+            ));
         }
         let (tls, rest) = if let Some(r) = s.strip_prefix("http://") {
             (false, r)
@@ -87,6 +93,17 @@ impl Endpoint {
     }
 }
 
+/// `text` with anything that looks like `user:password@` before the host replaced by
+/// `***@`, so no error or log repeats a credential.
+fn without_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let authority_end = text[start..].find('/').map_or(text.len(), |i| start + i);
+    match text[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]).into(),
+        None => text.into(),
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.tls {
@@ -100,10 +117,11 @@ impl std::fmt::Display for Endpoint {
 /// Duplicates are an error: each member gets exactly one pooled connection.
 pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Endpoint>> {
     let mut out: Vec<Endpoint> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for item in items {
         for part in item.as_ref().split(',') {
             let e = Endpoint::parse(part)?;
-            if out.contains(&e) {
+            if !seen.insert(e.clone()) {
                 return Err(Error::invalid(format!("endpoint {e} is listed twice")));
             }
             out.push(e);
@@ -172,11 +190,20 @@ mod tests {
             "a:1,",
             "a/b:1",
             "a:1\0",
+            "http://u:p@a:1",
         ] {
             let err = parse_list(&[bad]).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{bad:?}");
         }
         assert!(parse_list::<&str>(&[]).is_err());
+        for secret in [
+            "http://user:s3cret@h:1",
+            "user:s3cret@h:1",
+            "https://s3cret@h:1/",
+        ] {
+            let e = parse_list(&[secret]).unwrap_err().to_string();
+            assert!(!e.contains("s3cret") && e.contains("***@h:1"), "{e}");
+        }
         assert!(parse_list(&["a:1", "a:1"])
             .unwrap_err()
             .to_string()

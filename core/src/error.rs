@@ -172,66 +172,99 @@ pub(crate) enum Failure {
 }
 
 /// Sorts an `etcd-client` error into what the pool should do with it.
+///
+/// Only an answer etcd itself gave can be final. Everything else that goes wrong with one
+/// member (refused, reset, silent, DNS, TLS, HTTP/2 or gRPC protocol errors, a server that
+/// is not etcd, a response that cannot be decoded) is that member's failure: the call goes
+/// on with another one.
 pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
-    use tonic::Code;
     match err {
-        etcd_client::Error::TransportError(e) => Failure::Connection(short(&chain(e))),
-        etcd_client::Error::IoError(e) => Failure::Connection(short(&chain(e))),
+        etcd_client::Error::TransportError(e) => Failure::Connection(short(&describe(e))),
+        etcd_client::Error::IoError(e) => Failure::Connection(short(&describe(e))),
         etcd_client::Error::WatchError(e) => Failure::Connection(short(e)),
-        etcd_client::Error::GRpcStatus(status) => {
-            let msg = short(&format!("{}: {}", status.message(), chain(status)));
-            match status.code() {
-                // tonic reports refused, reset and broken connections as Unavailable.
-                Code::Unavailable if is_connection_message(status.message()) => {
-                    Failure::Connection(msg)
-                }
-                Code::Unavailable
-                | Code::DeadlineExceeded
-                | Code::Cancelled
-                | Code::Aborted
-                | Code::ResourceExhausted
-                | Code::Unknown => Failure::Retryable(msg),
-                Code::PermissionDenied | Code::Unauthenticated => {
-                    Failure::Final(Error::new(ErrorKind::PermissionDenied, msg))
-                }
-                Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
-                    Failure::Final(Error::new(ErrorKind::InvalidArgument, msg))
-                }
-                _ => Failure::Final(Error::new(ErrorKind::Internal, msg)),
-            }
+        etcd_client::Error::GRpcStatus(status) if !from_etcd(status) => {
+            Failure::Connection(short(&describe(status)))
         }
+        etcd_client::Error::GRpcStatus(status) => classify_answer(status),
         other => Failure::Final(Error::new(ErrorKind::Internal, other.to_string())),
     }
 }
 
-/// An error with its causes: tonic keeps the useful part ("Connection refused") deep inside.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = String::new();
+/// What tonic says when it makes a status up itself, with no cause attached: no member
+/// sent these.
+const MADE_UP_BY_TONIC: [&str; 9] = [
+    "grpc-status header missing",
+    "protocol error",
+    "h2 protocol error",
+    "Error, decoded message length too large",
+    "Unexpected EOF decoding stream",
+    "Missing response message",
+    "Error encoding",
+    "Error compressing",
+    "client cancelled",
+];
+
+/// Whether etcd (a gRPC server) sent this status: tonic attaches the cause to a status it
+/// made from a transport error, and uses known words for those it makes up otherwise.
+fn from_etcd(status: &tonic::Status) -> bool {
+    use std::error::Error as _;
+    status.source().is_none()
+        && !MADE_UP_BY_TONIC
+            .iter()
+            .any(|m| status.message().starts_with(m))
+}
+
+/// Whether a failure of the watch stream was a response too large to decode: resuming
+/// from the same revision would get the same response again.
+pub(crate) fn is_too_large(reason: &str) -> bool {
+    reason.contains("decoded message length too large")
+}
+
+/// An answer of etcd's.
+fn classify_answer(status: &tonic::Status) -> Failure {
+    use tonic::Code;
+    let msg = short(status.message());
+    match status.code() {
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Cancelled
+        | Code::Aborted
+        | Code::Unknown => Failure::Retryable(msg),
+        Code::ResourceExhausted if !msg.contains("larger than max") => Failure::Retryable(msg),
+        Code::PermissionDenied | Code::Unauthenticated => {
+            Failure::Final(Error::new(ErrorKind::PermissionDenied, msg))
+        }
+        // etcd with auth on, asked without credentials.
+        Code::InvalidArgument if msg.contains("user name is empty") => Failure::Final(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("the cluster requires authentication ({msg})"),
+        )),
+        Code::InvalidArgument
+        | Code::OutOfRange
+        | Code::FailedPrecondition
+        | Code::ResourceExhausted => Failure::Final(Error::new(ErrorKind::InvalidArgument, msg)),
+        _ => Failure::Final(Error::new(ErrorKind::Internal, msg)),
+    }
+}
+
+/// An error with its causes, each said once: tonic keeps the useful part ("Connection
+/// refused") deep inside, and often repeats a cause's words in its wrapper.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(c) = cur {
-        out.push_str(&c.to_string());
-        out.push_str(": ");
+        let text = c.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.retain(|p| !text.contains(p.as_str()));
+            parts.push(text);
+        }
         cur = c.source();
     }
-    out
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
 }
 
-fn is_connection_message(m: &str) -> bool {
-    let m = m.to_ascii_lowercase();
-    [
-        "connect",
-        "transport",
-        "broken pipe",
-        "connection reset",
-        "refused",
-        "h2 protocol",
-        "closed",
-    ]
-    .iter()
-    .any(|s| m.contains(s))
-}
-
-/// tonic nests causes into long chains; keep the part a person needs.
+/// Long messages are cut to what a person needs.
 fn short(s: &str) -> String {
     let s = s.trim().trim_end_matches(':').trim();
     if s.to_ascii_lowercase().contains("connection refused") {
@@ -274,12 +307,33 @@ mod tests {
 
     #[test]
     fn status_codes_are_sorted() {
-        let refused = etcd_client::Error::GRpcStatus(tonic::Status::unavailable(
-            "error trying to connect: tcp connect error: Connection refused (os error 111)",
-        ));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let mut refused = tonic::Status::unavailable("error trying to connect: tcp connect error");
+        refused.set_source(std::sync::Arc::new(io));
         assert_eq!(
-            classify(&refused),
+            classify(&etcd_client::Error::GRpcStatus(refused)),
             Failure::Connection("connection refused".into())
+        );
+        // A load balancer's 404, or a response that is not gRPC: that member's failure.
+        for made_up in [
+            tonic::Status::unimplemented(
+                "grpc-status header missing, mapped from HTTP status code 404",
+            ),
+            tonic::Status::permission_denied(
+                "grpc-status header missing, mapped from HTTP status code 403",
+            ),
+            tonic::Status::internal(
+                "protocol error: received message with invalid compression flag: 60",
+            ),
+        ] {
+            let e = etcd_client::Error::GRpcStatus(made_up);
+            assert!(matches!(classify(&e), Failure::Connection(_)), "{e:?}");
+        }
+        let no_auth = etcd_client::Error::GRpcStatus(tonic::Status::invalid_argument(
+            "etcdserver: user name is empty",
+        ));
+        assert!(
+            matches!(classify(&no_auth), Failure::Final(e) if e.kind() == ErrorKind::PermissionDenied)
         );
         let no_leader =
             etcd_client::Error::GRpcStatus(tonic::Status::unavailable("etcdserver: no leader"));

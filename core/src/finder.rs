@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -120,8 +121,26 @@ impl ServiceFinder {
         &self,
         name: &str,
         opts: WatchOptions,
+        on_change: F,
+        on_error: E,
+    ) -> Result<Watch>
+    where
+        F: FnMut(&Change) + Send + 'static,
+        E: FnMut(&Error) + Send + 'static,
+    {
+        self.watch_service_interruptible(name, opts, on_change, on_error, &|| false)
+    }
+
+    /// [`ServiceFinder::watch_service_with`] whose set-up (the initial read) gives up with
+    /// [`ErrorKind::Interrupted`] when `interrupted()` returns true, as
+    /// [`ServiceFinder::get_service_bytes_interruptible`] does.
+    pub fn watch_service_interruptible<F, E>(
+        &self,
+        name: &str,
+        opts: WatchOptions,
         mut on_change: F,
         mut on_error: E,
+        interrupted: &dyn Fn() -> bool,
     ) -> Result<Watch>
     where
         F: FnMut(&Change) + Send + 'static,
@@ -130,26 +149,27 @@ impl ServiceFinder {
         let client = self.shared.usable()?;
         let last_error: Arc<Mutex<Option<Error>>> = Arc::default();
         let last = last_error.clone();
-        let slot = self.shared.dispatcher.slot(
-            Box::new(move |d| match d {
-                Delivery::Change(c) => on_change(&c),
-                Delivery::Error(e) => {
-                    *last.lock() = Some(e.clone());
-                    on_error(&e);
-                }
-            }),
-            self.config().max_queued_changes,
+        let callback = move |d| match d {
+            Delivery::Change(c) => {
+                last.lock().take(); // changes flow again: the watch recovered
+                on_change(&c);
+            }
+            Delivery::Error(e) => {
+                *last.lock() = Some(e.clone());
+                on_error(&e);
+            }
+        };
+        let slot =
+            (self.shared.dispatcher).slot(Box::new(callback), self.config().max_queued_changes);
+        let (sink, name) = (slot.clone(), name.to_string());
+        let started = self.shared.runtime.block_interruptible(
+            async move { client.start_watch(&name, opts, sink).await },
+            interrupted,
         );
-        let sink = slot.clone();
-        let name = name.to_string();
-        let id = self
-            .shared
-            .runtime
-            .block(async move { client.start_watch(&name, opts, sink).await });
-        let id = match id {
+        let id = match started {
             Ok(id) => id,
             Err(e) => {
-                slot.cancel(self.shared.dispatcher.is_current());
+                slot.cancel_now();
                 return Err(e);
             }
         };
@@ -159,10 +179,11 @@ impl ServiceFinder {
             self.shared.cancel(id, &slot);
             return Err(Error::closed());
         }
+        let shared = Arc::downgrade(&self.shared);
         Ok(Watch {
             id,
             slot,
-            shared: Arc::downgrade(&self.shared),
+            shared,
             last_error,
         })
     }
@@ -183,10 +204,28 @@ impl ServiceFinder {
     }
 
     /// Cancels every watch, stops both threads and joins them. No callback runs after it
-    /// returns (from inside a callback: none after the current one). Idempotent; later
-    /// calls fail with [`ErrorKind::Closed`].
+    /// returns, also when other threads close at the same time (they all wait), with two
+    /// exceptions that would otherwise deadlock: from inside a callback of this finder,
+    /// the current one ends after it returns; from inside a callback of another finder
+    /// that this finder's running callback is itself waiting for (closing or cancelling
+    /// across finders), that running callback ends after. Idempotent; later calls fail
+    /// with [`ErrorKind::Closed`]. Waits as long as a callback runs: see
+    /// [`ServiceFinder::close_timeout`].
     pub fn close(&self) {
-        self.shared.close();
+        self.shared.close(None);
+    }
+
+    /// Whether [`ServiceFinder::close`] was called (or the finder was dropped).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// [`ServiceFinder::close`] that waits at most `limit` for a running callback. False
+    /// when the callback did not return in time: its dispatcher thread is then abandoned
+    /// (it ends when the callback returns, or with the process); the finder is closed
+    /// either way.
+    pub fn close_timeout(&self, limit: Duration) -> bool {
+        self.shared.close(Some(limit))
     }
 }
 
@@ -198,7 +237,7 @@ impl Drop for ServiceFinder {
             std::mem::forget(self.shared.clone());
             return;
         }
-        self.shared.close();
+        self.shared.close(None);
     }
 }
 
@@ -226,21 +265,30 @@ impl Shared {
         if self.forked() {
             return; // after fork(), see ServiceFinder's Drop
         }
-        slot.cancel(self.dispatcher.is_current());
-        self.watches.lock().remove(&id);
+        slot.cancel();
+        let removed = self.watches.lock().remove(&id);
+        drop(removed);
         self.client.stop_watch(id);
     }
 
-    fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) || self.forked() {
-            return; // after fork(), see Drop
+    /// The first caller stops the dispatcher and cancels every watch; every caller then
+    /// waits for the dispatcher to end (see [`ServiceFinder::close`]).
+    fn close(&self, limit: Option<Duration>) -> bool {
+        if self.forked() {
+            return true; // see Drop
         }
-        let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();
-        for (id, slot) in slots {
-            self.cancel(id, &slot);
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            // Stop first: a callback's release may close this finder again meanwhile.
+            self.dispatcher.signal_stop();
+            let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();
+            for (id, slot) in slots {
+                slot.cancel_now();
+                self.client.stop_watch(id);
+            }
         }
-        self.dispatcher.stop();
+        let ended = self.dispatcher.stop(limit);
         self.runtime.stop();
+        ended
     }
 }
 
@@ -254,13 +302,15 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Stops the watch. Once this returns the callback is never invoked again; from
-    /// inside that callback, no invocation follows the current one. Idempotent, never
-    /// deadlocks, and safe from any thread.
+    /// Stops the watch. Once this returns the callback is never invoked again: it waits
+    /// for an invocation running on the dispatcher. From inside that callback, no
+    /// invocation follows the current one; from a callback of another finder that the
+    /// running invocation is itself waiting for, it returns at once rather than deadlock
+    /// (no further invocation starts). Idempotent, safe from any thread.
     pub fn cancel(&self) {
         match self.shared.upgrade() {
             Some(shared) => shared.cancel(self.id, &self.slot),
-            None => self.slot.cancel(false),
+            None => self.slot.cancel(),
         }
     }
 

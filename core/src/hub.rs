@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{WatchRequestSender, WatchResponse, WatchResponseStream};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{interval, interval_at, sleep, timeout, Instant, MissedTickBehavior};
 
 use crate::change::{Change, ChangeKind, Delivery, Sink};
 use crate::config::Consistency;
 use crate::endpoints::Endpoint;
-use crate::error::{classify, Error, ErrorKind, Failure, Result};
+use crate::error::{classify, is_too_large, Error, ErrorKind, Failure, Result};
 use crate::pool::{backoff, Member, Pool};
 
 /// A watch as the hub keeps it.
@@ -23,6 +24,9 @@ pub(crate) struct Entry {
     /// The lowest revision not yet delivered: events below it are duplicates or stale.
     pub(crate) next_rev: i64,
     pub(crate) sink: Arc<dyn Sink>,
+    /// Resuming from `next_rev` cannot work: read the key anew (a reset) before the next
+    /// stream creates the watch.
+    pub(crate) resync: bool,
 }
 
 pub(crate) enum Cmd {
@@ -52,6 +56,7 @@ impl Hub {
             watches: HashMap::new(),
             pauses,
             failed_in_row: 0,
+            cluster_id: None,
         };
         tokio::spawn(task.run());
         Hub { tx, serving }
@@ -76,6 +81,9 @@ impl Hub {
 enum Outcome {
     Shutdown,
     Idle,
+    /// The revisions the watches resume from are no longer the cluster's (it was
+    /// replaced or restored): every watch is read anew before the next stream.
+    Resync(String),
     /// The stream failed; `served` says whether the member answered on it before.
     Failed {
         reason: String,
@@ -94,19 +102,28 @@ struct HubTask {
     pauses: Box<dyn Iterator<Item = Duration> + Send>,
     /// Streams that failed in a row without serving.
     failed_in_row: usize,
+    /// The id of the cluster the watches' revisions belong to, once a stream said it.
+    cluster_id: Option<u64>,
 }
 
 impl HubTask {
     /// Serves the watches on one member after another until the client is gone.
     async fn run(mut self) {
         while self.wait_for_watches().await {
+            self.resync_flagged().await;
             let member = self.pool.order().swap_remove(0);
             let outcome = Session::serve(&mut self, &member).await;
             *self.serving.lock() = None;
             match outcome {
                 Outcome::Shutdown => return,
                 Outcome::Idle => {}
+                Outcome::Resync(reason) => self.flag_all(&reason),
                 Outcome::Failed { reason, served } => {
+                    if is_too_large(&reason) {
+                        self.flag_all(&format!(
+                            "the member's catch-up could not be read ({reason})"
+                        ));
+                    }
                     if !self.after_failure(&member, &reason, served).await {
                         return;
                     }
@@ -124,6 +141,48 @@ impl HubTask {
             }
         }
         true
+    }
+
+    /// Marks every watch for a fresh read, and tells it why.
+    fn flag_all(&mut self, why: &str) {
+        let err = Error::new(
+            ErrorKind::Unavailable,
+            format!("watch: {why}; reading the current value anew (delivered as a reset)"),
+        );
+        for e in self.watches.values_mut() {
+            e.resync = true;
+            e.sink.deliver(Delivery::Error(err.clone()));
+        }
+    }
+
+    /// Reads every flagged watch's key anew and delivers it as a reset; the watch then
+    /// resumes from that read. A read that fails leaves the flag for the next round.
+    async fn resync_flagged(&mut self) {
+        let flagged: Vec<(i64, Vec<u8>)> = (self.watches.iter())
+            .filter(|(_, e)| e.resync)
+            .map(|(id, e)| (*id, e.key.clone()))
+            .collect();
+        let pool = &self.pool;
+        let mut reads: FuturesUnordered<_> = (flagged.into_iter())
+            .map(|(id, key)| async move { (id, fresh_read(pool, &key).await) })
+            .collect();
+        let mut done = Vec::new();
+        while let Some(r) = reads.next().await {
+            done.push(r);
+        }
+        drop(reads);
+        for (id, read) in done {
+            let Some(e) = self.watches.get_mut(&id) else {
+                continue;
+            };
+            match read {
+                Ok(read) => {
+                    e.resync = false;
+                    deliver_reset(e, read);
+                }
+                Err(err) => e.sink.deliver(Delivery::Error(err)),
+            }
+        }
     }
 
     /// Books a failed stream. The first failures move straight to the next member; once
@@ -184,9 +243,22 @@ impl HubTask {
 /// taken on its stream, so a re-created watch needs a new one.
 static STREAM_IDS: AtomicI64 = AtomicI64::new(1);
 
-/// A compacted or cancelled watch's fresh read: (id, value, revision of the value or
-/// read, revision of the read).
-type ResetResult = (i64, Result<(Option<Vec<u8>>, i64, i64)>);
+/// A fresh read of a watch's key: the value, the revision of the value (of the read when
+/// absent), and the revision of the read.
+type Read = (Option<Vec<u8>>, i64, i64);
+
+/// Why a watch's key is read anew during a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFor {
+    /// Its history is gone (compacted) or etcd cancelled it: deliver a reset.
+    Reset,
+    /// The member's revision is below what the watch delivered: reset only if the
+    /// cluster's is too (a replaced or restored cluster), not if the member lags.
+    Verify,
+}
+
+/// A fresh read, for watch `id`.
+type ReadResult = (i64, ReadFor, Result<Read>);
 
 /// What ends a session step: `Err` carries how the stream ended.
 type Step = std::result::Result<(), Outcome>;
@@ -201,7 +273,7 @@ struct Session<'h> {
     /// The member answered on this stream.
     served: bool,
     last_heard: Instant,
-    resets: mpsc::UnboundedSender<ResetResult>,
+    resets: mpsc::UnboundedSender<ReadResult>,
     leader: mpsc::UnboundedSender<bool>,
 }
 
@@ -251,7 +323,7 @@ impl<'h> Session<'h> {
     async fn run(
         mut self,
         mut responses: WatchResponseStream,
-        mut reset_rx: mpsc::UnboundedReceiver<ResetResult>,
+        mut reset_rx: mpsc::UnboundedReceiver<ReadResult>,
         mut leader_rx: mpsc::UnboundedReceiver<bool>,
     ) -> Outcome {
         let cfg = self.hub.pool.cfg.clone();
@@ -270,7 +342,7 @@ impl<'h> Session<'h> {
                     Ok(())
                 }
                 Some(has_leader) = leader_rx.recv() => self.on_leader(has_leader),
-                Some((id, res)) = reset_rx.recv() => self.on_reset(id, res).await,
+                Some((id, why, read)) = reset_rx.recv() => self.on_read(id, why, read).await,
             };
             if let Err(outcome) = step {
                 return outcome;
@@ -288,12 +360,14 @@ impl<'h> Session<'h> {
         let Some(e) = self.hub.watches.get(&id) else {
             return Ok(());
         };
+        let old = stream_id_of(id, &self.by_stream);
         let req = create_request(id, e, &mut self.by_stream);
         let key = e.key.clone();
-        match self.sender.watch(key, Some(req)).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.failed(reason_of(&e))),
+        let mut sent = self.sender.watch(key, Some(req)).await;
+        if let (Ok(()), Some(old)) = (&sent, old) {
+            sent = self.sender.cancel(old).await; // the old one may still be live on etcd
         }
+        sent.map_err(|e| self.failed(reason_of(&e)))
     }
 
     async fn on_command(&mut self, cmd: Option<Cmd>) -> Step {
@@ -325,6 +399,7 @@ impl<'h> Session<'h> {
             Ok(Some(resp)) => {
                 self.last_heard = Instant::now();
                 self.served = true;
+                self.check_cluster(&resp)?;
                 self.on_response(resp);
                 Ok(())
             }
@@ -365,6 +440,37 @@ impl<'h> Session<'h> {
         }
     }
 
+    /// Ends the stream when the cluster is another than the watches' revisions belong to.
+    fn check_cluster(&mut self, resp: &WatchResponse) -> Step {
+        let Some(id) = resp.header().map(|h| h.cluster_id()).filter(|id| *id != 0) else {
+            return Ok(());
+        };
+        match self.hub.cluster_id.replace(id) {
+            Some(known) if known != id => Err(Outcome::Resync(format!(
+                "the cluster changed (id {known:x} is now {id:x})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A watch just created on a member whose revision is below what the watch already
+    /// delivered: etcd would wait silently for that revision. Ask the cluster.
+    fn check_created(&self, id: i64, resp: &WatchResponse) {
+        let member_rev = resp.header().map_or(0, |h| h.revision());
+        let entry = &self.hub.watches[&id];
+        if member_rev > 0 && member_rev + 1 < entry.next_rev {
+            let pool = self.hub.pool.clone();
+            spawn_read(
+                pool,
+                id,
+                entry,
+                ReadFor::Verify,
+                Duration::ZERO,
+                self.resets.clone(),
+            );
+        }
+    }
+
     /// Delivers one response's events, or starts the recovery of a cancelled watch.
     fn on_response(&mut self, resp: WatchResponse) {
         let Some(&id) = self.by_stream.get(&resp.watch_id()) else {
@@ -375,6 +481,8 @@ impl<'h> Session<'h> {
         }
         if resp.canceled() {
             self.on_cancelled(id, &resp);
+        } else if resp.created() {
+            self.check_created(id, &resp);
         } else if let Some(entry) = self.hub.watches.get_mut(&id) {
             deliver_events(entry, &resp);
         }
@@ -386,7 +494,14 @@ impl<'h> Session<'h> {
         let entry = &self.hub.watches[&id];
         let pool = self.hub.pool.clone();
         if resp.compact_revision() > 0 {
-            spawn_reset(pool, id, entry, Duration::ZERO, self.resets.clone());
+            spawn_read(
+                pool,
+                id,
+                entry,
+                ReadFor::Reset,
+                Duration::ZERO,
+                self.resets.clone(),
+            );
             return;
         }
         let reason = resp.cancel_reason();
@@ -403,26 +518,21 @@ impl<'h> Session<'h> {
             .sink
             .deliver(Delivery::Error(Error::new(kind, message)));
         let delay = pool.cfg.watch_retry_delay;
-        spawn_reset(pool, id, entry, delay, self.resets.clone());
+        spawn_read(pool, id, entry, ReadFor::Reset, delay, self.resets.clone());
     }
 
-    /// Delivers a reset watch's fresh value (or the error of reading it) and creates the
-    /// watch again from there.
-    async fn on_reset(&mut self, id: i64, res: Result<(Option<Vec<u8>>, i64, i64)>) -> Step {
+    /// A fresh read arrived: delivers it as a reset (or the error of reading) and creates
+    /// the watch again from there; a verifying read that finds the cluster where the
+    /// watch left it changes nothing.
+    async fn on_read(&mut self, id: i64, why: ReadFor, read: Result<Read>) -> Step {
         let Some(e) = self.hub.watches.get_mut(&id) else {
             return Ok(());
         };
-        match res {
-            Ok((value, revision, read_rev)) => {
-                e.next_rev = read_rev + 1;
-                e.sink.deliver(Delivery::Change(Change {
-                    service: e.service.clone(),
-                    value,
-                    revision,
-                    kind: ChangeKind::Reset,
-                    skipped: 0,
-                }));
+        match read {
+            Ok((_, _, read_rev)) if why == ReadFor::Verify && read_rev + 1 >= e.next_rev => {
+                return Ok(()); // the member lags; etcd delivers once it caught up
             }
+            Ok(read) => deliver_reset(e, read),
             Err(err) => e.sink.deliver(Delivery::Error(err)),
         }
         self.create(id).await
@@ -475,24 +585,42 @@ fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
     }
 }
 
-/// Re-reads a watch's key after its history was compacted (or it was cancelled).
-fn spawn_reset(
+/// Reads a watch's key anew (linearizable, through the pool).
+async fn fresh_read(pool: &Pool, key: &[u8]) -> Result<Read> {
+    let (kv, read_rev) = pool
+        .read(key, pool.cfg.deadline, Consistency::Linearizable)
+        .await?;
+    Ok(match kv {
+        Some((value, mod_rev)) => (Some(value), mod_rev, read_rev),
+        None => (None, read_rev, read_rev),
+    })
+}
+
+/// Delivers a fresh read as a reset; the watch goes on from the read.
+fn deliver_reset(e: &mut Entry, (value, revision, read_rev): Read) {
+    e.next_rev = read_rev + 1;
+    e.sink.deliver(Delivery::Change(Change {
+        service: e.service.clone(),
+        value,
+        revision,
+        kind: ChangeKind::Reset,
+        skipped: 0,
+    }));
+}
+
+/// Reads a watch's key anew after `delay`, for the session to act on.
+fn spawn_read(
     pool: Arc<Pool>,
     id: i64,
     entry: &Entry,
+    why: ReadFor,
     delay: Duration,
-    tx: mpsc::UnboundedSender<ResetResult>,
+    tx: mpsc::UnboundedSender<ReadResult>,
 ) {
     let key = entry.key.clone();
     tokio::spawn(async move {
         sleep(delay).await;
-        let deadline = pool.cfg.deadline;
-        let res = pool.read(&key, deadline, Consistency::Linearizable).await;
-        let res = res.map(|(kv, read_rev)| match kv {
-            Some((value, mod_rev)) => (Some(value), mod_rev, read_rev),
-            None => (None, read_rev, read_rev),
-        });
-        let _ = tx.send((id, res));
+        let _ = tx.send((id, why, fresh_read(&pool, &key).await));
     });
 }
 

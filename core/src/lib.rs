@@ -11,7 +11,7 @@
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
 // Layers, each using only those above it: error; endpoints, change; config; mailbox,
-// runtime; pool, dispatch; hub; client; finder.
+// runtime, waits; pool, dispatch; hub; client; finder.
 mod change;
 mod client;
 mod config;
@@ -23,10 +23,11 @@ mod hub;
 mod mailbox;
 mod pool;
 mod runtime;
+mod waits;
 
 pub use change::{value_text, Change, ChangeKind};
 pub use client::{Client, ReadOptions, WatchOptions, WatchStream};
-pub use config::{Config, Consistency, MAX_DURATION};
+pub use config::{Config, Consistency, MAX_DURATION, MAX_NAME_BYTES};
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};

@@ -77,9 +77,13 @@ impl Member {
         Ok(Member {
             index,
             endpoint: endpoint.clone(),
-            kv: plain.kv_client(),
+            kv: plain
+                .kv_client()
+                .max_decoding_message_size(cfg.max_response_bytes),
             maintenance: plain.maintenance_client(),
-            watch: leader_only.watch_client(),
+            watch: leader_only
+                .watch_client()
+                .max_decoding_message_size(cfg.max_response_bytes),
             unhealthy: AtomicBool::new(false),
             health: Mutex::new(Health::default()),
         })

@@ -38,8 +38,10 @@ impl RuntimeThread {
                 rt.block_on(async {
                     let _ = stopped.await;
                 });
-                // Dropping the runtime here ends every task: watches, probes, requests.
-                drop(rt);
+                // Ends every task (watches, probes, requests) without waiting for blocking
+                // work: a DNS lookup in flight may take as long as the system resolver
+                // likes, and close must not wait for it.
+                rt.shutdown_timeout(Duration::ZERO);
             })
             .map_err(internal)?;
         Ok(RuntimeThread {

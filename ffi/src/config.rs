@@ -137,6 +137,16 @@ pub extern "C" fn turtle_config_set_max_queued_changes(
     guard(|| update(config, |c| c.with_max_queued_changes(max)))
 }
 
+/// Sets the largest response accepted from a member, in bytes (4096 to 2147483647, the
+/// default). A watch whose catch-up is larger is read anew and delivered as a reset.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_max_response_bytes(
+    config: *mut turtle_config,
+    max: usize,
+) -> turtle_status {
+    guard(|| update(config, |c| c.with_max_response_bytes(max)))
+}
+
 /// Sets how long a read waits for one member before also asking the next (default 250 ms).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_hedge_after_ms(

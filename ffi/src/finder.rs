@@ -76,14 +76,41 @@ pub unsafe extern "C" fn turtle_finder_new_with_config(
     })
 }
 
-/// Cancels every watch and stops the finder's threads; no callback runs after it returns
-/// (from inside a callback: none after the current one). Later calls give TURTLE_CLOSED.
-/// The handle stays valid until `turtle_finder_free`. Idempotent.
+/// Cancels every watch and stops the finder's threads; no callback runs after it returns,
+/// also when other threads close the finder at the same time (they all wait). From inside
+/// one of its callbacks: none after the current one. From inside a callback of another
+/// finder whose running callback itself waits for this one (closing or cancelling across
+/// finders): that running callback ends after. Waits as long as a callback runs (see
+/// `turtle_finder_close_timeout`). Later calls give TURTLE_CLOSED. The handle stays valid
+/// until `turtle_finder_free`. Idempotent.
 #[no_mangle]
 pub extern "C" fn turtle_finder_close(finder: *mut turtle_finder) -> turtle_status {
     guard(|| {
         FINDERS.get(finder, "finder")?.close();
         Ok(())
+    })
+}
+
+/// `turtle_finder_close` that waits at most `timeout_ms` for a running callback. When the
+/// callback does not return in time, the finder's dispatcher thread is abandoned (it ends
+/// when the callback returns, or with the process), a warning goes to stderr, and the
+/// result is TURTLE_DEADLINE_EXCEEDED; the finder is closed either way.
+#[no_mangle]
+pub extern "C" fn turtle_finder_close_timeout(
+    finder: *mut turtle_finder,
+    timeout_ms: u64,
+) -> turtle_status {
+    guard(|| {
+        let f = FINDERS.get(finder, "finder")?;
+        if f.close_timeout(Duration::from_millis(timeout_ms)) {
+            return Ok(());
+        }
+        Err(FfiError::new(
+            turtle_status::TURTLE_DEADLINE_EXCEEDED,
+            format!(
+                "a watch callback did not return within {timeout_ms} ms; its thread was abandoned"
+            ),
+        ))
     })
 }
 
@@ -155,7 +182,7 @@ pub unsafe extern "C" fn turtle_get_service(
 
 /// Looks up service `name` as raw bytes. On success `*out_found` says whether it exists;
 /// if so `*out_data`/`*out_len` are a new buffer the caller frees with `turtle_bytes_free`
-/// (for an absent service: NULL and 0).
+/// (for an absent service, and for an empty value: NULL and 0).
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; the out-parameters are NULL or writable.
@@ -183,6 +210,11 @@ pub unsafe extern "C" fn turtle_get_service_bytes(
         *found = value.is_some();
         match value {
             None => {
+                *data = std::ptr::null_mut();
+                *len = 0;
+            }
+            // An empty value is found but has no buffer: NULL, so free() is safe on it too.
+            Some(v) if v.is_empty() => {
                 *data = std::ptr::null_mut();
                 *len = 0;
             }

@@ -68,7 +68,8 @@ pub type turtle_error_cb = Option<
 
 /// Called exactly once with `user_data` when the library no longer needs it: after the
 /// watch is cancelled, freed or its finder closed, or at once when `turtle_watch_service`
-/// fails. Runs on the thread that ends the watch, or on the dispatcher thread.
+/// fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
+/// lock of libturtle held: it may call any function, including `turtle_finder_free`.
 pub type turtle_release_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// The caller's `user_data`, released exactly once when the last callback is dropped.
@@ -197,9 +198,11 @@ pub unsafe extern "C" fn turtle_watch_service(
     })
 }
 
-/// Cancels a watch: once this returns its callbacks never run again; called from inside
-/// the watch's own callback, it does not block and nothing runs after the current call.
-/// The handle stays valid until `turtle_watch_free`. Idempotent.
+/// Cancels a watch: once this returns its callbacks never run again (it waits for a
+/// running one). Called from inside a callback of the same finder, it does not block and
+/// nothing runs after the current call; from a callback of another finder whose running
+/// callback itself waits for this one, it returns at once rather than deadlock. The handle
+/// stays valid until `turtle_watch_free`. Idempotent.
 #[no_mangle]
 pub extern "C" fn turtle_watch_cancel(watch: *mut turtle_watch) -> turtle_status {
     guard(|| {

@@ -117,7 +117,7 @@ impl ServiceFinder {
     #[new]
     #[pyo3(signature = (
         endpoints=None, *, prefix=None, timeout=None, serializable=false,
-        max_queued_changes=None, hedge_after=None, connect_timeout=None, keepalive=None,
+        max_queued_changes=None, max_response_bytes=None, hedge_after=None, connect_timeout=None, keepalive=None,
         watch_check=None, leader_check=None, watch_retry_delay=None, retry_backoff=None,
         probe_backoff=None,
     ))]
@@ -130,6 +130,7 @@ impl ServiceFinder {
         timeout: Option<f64>,
         serializable: bool,
         max_queued_changes: Option<usize>,
+        max_response_bytes: Option<usize>,
         hedge_after: Option<f64>,
         connect_timeout: Option<f64>,
         keepalive: Option<(f64, f64)>,
@@ -156,6 +157,9 @@ impl ServiceFinder {
             }
             if let Some(n) = max_queued_changes {
                 cfg = cfg.with_max_queued_changes(n)?;
+            }
+            if let Some(n) = max_response_bytes {
+                cfg = cfg.with_max_response_bytes(n)?;
             }
             if serializable {
                 cfg = cfg.with_consistency(Consistency::Serializable);
@@ -218,24 +222,46 @@ impl ServiceFinder {
         on_error: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Watch> {
         let (callback, on_error) = watch::callables(callback, on_error)?;
-        let owner = Owner::default();
+        let owner = Arc::new(Owner::default());
         let on_change = watch::on_change(callback, changes, owner.clone());
         let on_error = watch::on_error(on_error);
         let opts = WatchOptions {
             initial,
             deadline: None,
         };
-        let (finder, name) = (self.inner.clone(), name.to_string());
-        let watch = py
-            .detach(move || finder.watch_service_with(&name, opts, on_change, on_error))
-            .py(py)?;
+        let finder = &self.inner;
+        let watch = interruptible(py, |interrupted| {
+            finder.watch_service_interruptible(name, opts, on_change, on_error, interrupted)
+        })?;
         Ok(Watch::started(watch, &owner))
     }
 
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.
-    fn close(&self, py: Python<'_>) {
+    /// No callback runs after it returns (from inside a callback: none after the current
+    /// one). With `timeout` (seconds) it waits at most that long for a running callback,
+    /// then abandons the finder's dispatcher thread with a RuntimeWarning; without, it
+    /// waits as long as the callback runs. Returns whether it ended cleanly.
+    #[pyo3(signature = (*, timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let limit = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
         let f = self.inner.clone();
-        py.detach(move || f.close());
+        let ended = py.detach(move || match limit {
+            None => {
+                f.close();
+                true
+            }
+            Some(limit) => f.close_timeout(limit),
+        });
+        if !ended {
+            registry::warn_abandoned(py, limit.unwrap_or_default())?;
+        }
+        Ok(ended)
+    }
+
+    /// Whether `close()` was called (or the finder was closed at exit).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// The configured endpoints.
@@ -254,19 +280,20 @@ impl ServiceFinder {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py, None)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {
-        format!("ServiceFinder({:?})", self.endpoints())
+        match self.inner.is_closed() {
+            true => format!("ServiceFinder({:?}, closed)", self.endpoints()),
+            false => format!("ServiceFinder({:?})", self.endpoints()),
+        }
     }
 }
 
 impl ServiceFinder {
-    /// A lookup that gives up when Python's signal handlers raise (Ctrl-C): that
-    /// exception is then what the caller gets.
     fn lookup(
         &self,
         py: Python<'_>,
@@ -278,27 +305,37 @@ impl ServiceFinder {
             deadline,
             consistency: None,
         };
-        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-        // Runs Python's signal handlers (on the main thread): Ctrl-C raises here.
-        let interrupted = || {
-            Python::attach(|py| match py.check_signals() {
-                Ok(()) => false,
-                Err(e) => {
-                    *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    true
-                }
-            })
-        };
         let finder = &self.inner;
-        let result = py.detach(|| finder.get_service_bytes_interruptible(name, opts, &interrupted));
-        match result {
-            Err(e) if e.kind() == ErrorKind::Interrupted => Err(raised
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .unwrap_or_else(|| to_py(py, &e))),
-            other => other.py(py),
-        }
+        interruptible(py, |interrupted| {
+            finder.get_service_bytes_interruptible(name, opts, interrupted)
+        })
+    }
+}
+
+/// Runs a blocking call detached from the interpreter, with Python's signal handlers run
+/// (on the main thread) while it waits: when one raises (Ctrl-C), the call gives up and
+/// that exception is what the caller gets.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    call: impl FnOnce(&dyn Fn() -> bool) -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let interrupted = || {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                true
+            }
+        })
+    };
+    match py.detach(|| call(&interrupted)) {
+        Err(e) if e.kind() == ErrorKind::Interrupted => Err(raised
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| to_py(py, &e))),
+        other => other.py(py),
     }
 }
 

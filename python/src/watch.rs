@@ -1,6 +1,7 @@
 //! `Watch`, the handle of a running watch, and the adapters that turn Python callables
 //! into the core's callbacks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use pyo3::exceptions::{PySystemExit, PyTypeError};
@@ -10,9 +11,32 @@ use pyo3::types::{PyBytes, PyString};
 use crate::change::Change;
 use crate::errors::to_py;
 
-/// The watch a callback belongs to, set once the core made it: `SystemExit` inside the
-/// callback then ends it (an `initial=True` watch's first callback may run before).
-pub(crate) type Owner = Arc<OnceLock<Arc<turtle_finder::Watch>>>;
+/// The watch a callback belongs to, so `SystemExit` inside the callback can end it. The
+/// first callback of an `initial=True` watch may run before the core returned the watch:
+/// the exit is then remembered and done as soon as the watch exists.
+#[derive(Default)]
+pub(crate) struct Owner {
+    watch: OnceLock<Arc<turtle_finder::Watch>>,
+    exit: AtomicBool,
+}
+
+impl Owner {
+    /// Ends the watch now, or as soon as it exists.
+    fn exit(&self) {
+        self.exit.store(true, Ordering::SeqCst);
+        if let Some(w) = self.watch.get() {
+            w.cancel();
+        }
+    }
+
+    /// The watch exists: ends it at once if a callback asked to meanwhile.
+    fn set(&self, watch: Arc<turtle_finder::Watch>) {
+        let _ = self.watch.set(watch.clone());
+        if self.exit.load(Ordering::SeqCst) {
+            watch.cancel();
+        }
+    }
+}
 
 /// Checks the callables of `watch_service`; `on_error=None` means no error callback.
 pub(crate) fn callables(
@@ -47,16 +71,16 @@ fn argument(py: Python<'_>, c: &turtle_finder::Change, changes: bool) -> PyResul
 pub(crate) fn on_change(
     callback: Py<PyAny>,
     changes: bool,
-    owner: Owner,
+    owner: Arc<Owner>,
 ) -> impl FnMut(&turtle_finder::Change) + Send + 'static {
     move |c| {
         Python::try_attach(|py| {
             let result = argument(py, c, changes).and_then(|a| callback.call1(py, (a,)));
             let Err(e) = result else { return };
-            if !e.is_instance_of::<PySystemExit>(py) {
+            if e.is_instance_of::<PySystemExit>(py) {
+                owner.exit();
+            } else {
                 e.write_unraisable(py, Some(callback.bind(py)));
-            } else if let Some(w) = owner.get() {
-                w.cancel();
             }
         });
     }
@@ -87,7 +111,7 @@ impl Watch {
     /// The handle of a watch the core made; its callbacks' `owner` learns of it.
     pub(crate) fn started(inner: turtle_finder::Watch, owner: &Owner) -> Watch {
         let inner = Arc::new(inner);
-        let _ = owner.set(inner.clone());
+        owner.set(inner.clone());
         Watch { inner }
     }
 }

@@ -7,7 +7,7 @@ from typing import Any, Literal, final
 __all__ = ["Change", "ServiceFinder", "Watch", "__version__", "_close_all"]
 __version__: str
 
-def _close_all() -> None: ...
+def _close_all(timeout: float = 2.0) -> None: ...
 @final
 class Change:
     @property
@@ -46,6 +46,7 @@ class ServiceFinder:
         timeout: float | None = None,
         serializable: bool = False,
         max_queued_changes: int | None = None,
+        max_response_bytes: int | None = None,
         hedge_after: float | None = None,
         connect_timeout: float | None = None,
         keepalive: tuple[float, float] | None = None,
@@ -66,7 +67,9 @@ class ServiceFinder:
         changes: bool = False,
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
-    def close(self) -> None: ...
+    def close(self, *, timeout: float | None = None) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
     @property
     def endpoints(self) -> list[str]: ...
     def __enter__(self) -> ServiceFinder: ...
