@@ -10,7 +10,9 @@ export PYTHONDONTWRITEBYTECODE=1 MYPY_CACHE_DIR=target/mypy-cache
 status=0
 "$py" -m mypy.stubtest turtle_finder --mypy-config-file python/pyproject.toml || status=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# hypothesis keeps caches in a directory of its own: a temporary one, like every test file.
+export HYPOTHESIS_STORAGE_DIRECTORY=$(mktemp -d)
+trap 'rm -rf "$log" "$HYPOTHESIS_STORAGE_DIRECTORY"' EXIT
 "$py" -m pytest -p no:cacheprovider -q -rs --timeout 120 tests/python 2>&1 | tee "$log"
 pytest_status=${PIPESTATUS[0]}
 passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)

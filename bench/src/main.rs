@@ -8,6 +8,7 @@ mod failover;
 mod lookups;
 mod measure;
 mod python_baseline;
+mod scale;
 mod watch_latency;
 
 use std::sync::Arc;
@@ -22,8 +23,9 @@ fn main() {
         Some("lookups") => python_baseline::lookups(&args[1..]),
         Some("watch-times") => python_baseline::watch_times(&args[1..]),
         Some("watch-move") => failover::watch_move(&mut Cluster::start()),
+        Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale");
             std::process::exit(2);
         }
     }
@@ -74,4 +76,6 @@ fn full_run() {
     failover::lookup_gaps(&mut cluster);
     println!();
     failover::watch_move(&mut cluster);
+    println!("\n| scale | value | target |\n|---|---|---|");
+    scale::watches(&mut cluster, 10_000);
 }

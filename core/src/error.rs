@@ -183,7 +183,7 @@ pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
         etcd_client::Error::IoError(e) => Failure::Connection(short(&describe(e))),
         etcd_client::Error::WatchError(e) => Failure::Connection(short(e)),
         etcd_client::Error::GRpcStatus(status) if !from_etcd(status) => {
-            Failure::Connection(short(&describe(status)))
+            Failure::Connection(short(&describe_status(status)))
         }
         etcd_client::Error::GRpcStatus(status) => classify_answer(status),
         other => Failure::Final(Error::new(ErrorKind::Internal, other.to_string())),
@@ -244,6 +244,31 @@ fn classify_answer(status: &tonic::Status) -> Failure {
         | Code::FailedPrecondition
         | Code::ResourceExhausted => Failure::Final(Error::new(ErrorKind::InvalidArgument, msg)),
         _ => Failure::Final(Error::new(ErrorKind::Internal, msg)),
+    }
+}
+
+/// A status tonic made: its message and the causes (its `Display` is a debug dump).
+fn describe_status(status: &tonic::Status) -> String {
+    use std::error::Error as _;
+    match status.source() {
+        Some(cause) => describe(&Pair(status.message(), cause)),
+        None => status.message().to_string(),
+    }
+}
+
+/// A message with a cause, to describe as one error.
+#[derive(Debug)]
+struct Pair<'a>(&'a str, &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Pair<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Pair<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.1)
     }
 }
 

@@ -39,6 +39,8 @@ struct Shared {
     dispatcher: Dispatcher,
     watches: Mutex<HashMap<i64, Arc<Slot>>>,
     closed: AtomicBool,
+    /// A close gave up waiting for a stuck callback: dropping the finder then waits no more.
+    abandoned: AtomicBool,
     pid: u32,
 }
 
@@ -55,6 +57,7 @@ impl ServiceFinder {
             dispatcher,
             watches: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
             pid: std::process::id(),
         };
         Ok(ServiceFinder {
@@ -237,7 +240,13 @@ impl Drop for ServiceFinder {
             std::mem::forget(self.shared.clone());
             return;
         }
-        self.shared.close(None);
+        // A close that abandoned a stuck callback already said so; dropping waits no more.
+        let limit = self
+            .shared
+            .abandoned
+            .load(Ordering::SeqCst)
+            .then_some(Duration::ZERO);
+        self.shared.close(limit);
     }
 }
 
@@ -287,6 +296,9 @@ impl Shared {
             }
         }
         let ended = self.dispatcher.stop(limit);
+        if !ended {
+            self.abandoned.store(true, Ordering::SeqCst);
+        }
         self.runtime.stop();
         ended
     }

@@ -1,7 +1,7 @@
 //! The watch hub: every watch of a client on one shared etcd watch stream, moved to
 //! another member on failure and resumed from the last delivered revision + 1.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,13 +263,37 @@ type ReadResult = (i64, ReadFor, Result<Read>);
 /// What ends a session step: `Err` carries how the stream ended.
 type Step = std::result::Result<(), Outcome>;
 
+/// A request waiting to go out on the stream.
+enum Out {
+    Create(Vec<u8>, etcd_client::WatchOptions),
+    Cancel(i64),
+    Progress,
+}
+
+/// Sends one request. Cancel-safe: a send given up by `select!` is made again from the
+/// same entry of the outbox.
+async fn send(
+    sender: &mut WatchRequestSender,
+    out: &Out,
+) -> std::result::Result<(), etcd_client::Error> {
+    match out {
+        Out::Create(key, opts) => sender.watch(key.clone(), Some(opts.clone())).await,
+        Out::Cancel(sid) => sender.cancel(*sid).await,
+        Out::Progress => sender.request_progress().await,
+    }
+}
+
 /// One watch stream on one member, carrying every watch of the hub.
+///
+/// Every request goes out from one branch of the session's loop, so a member slow to take
+/// them (thousands of watches re-created after a move, or a hung member) never stops the
+/// loop from reading responses and checking the stream's life.
 struct Session<'h> {
     hub: &'h mut HubTask,
     member: Arc<Member>,
     sender: WatchRequestSender,
-    /// etcd's watch id on this stream → the hub's id of the watch.
-    by_stream: HashMap<i64, i64>,
+    outbox: VecDeque<Out>,
+    ids: StreamIds,
     /// The member answered on this stream.
     served: bool,
     last_heard: Instant,
@@ -283,8 +307,8 @@ impl<'h> Session<'h> {
     async fn serve(hub: &'h mut HubTask, member: &Arc<Member>) -> Outcome {
         let mut ids: Vec<i64> = hub.watches.keys().copied().collect();
         ids.sort_unstable();
-        let mut by_stream = HashMap::new();
-        let first = create_request(ids[0], &hub.watches[&ids[0]], &mut by_stream);
+        let mut stream_ids = StreamIds::default();
+        let first = stream_ids.create_request(ids[0], &hub.watches[&ids[0]]).0;
         let cfg = &hub.pool.cfg;
         let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
         let mut client = member.watch.clone();
@@ -305,17 +329,14 @@ impl<'h> Session<'h> {
             hub,
             member: member.clone(),
             sender,
-            by_stream,
+            outbox: VecDeque::new(),
+            ids: stream_ids,
             served: false,
             last_heard: Instant::now(),
             resets,
             leader,
         };
-        for id in &ids[1..] {
-            if let Err(outcome) = session.create(*id).await {
-                return outcome;
-            }
-        }
+        ids[1..].iter().for_each(|id| session.create(*id));
         session.run(responses, reset_rx, leader_rx).await
     }
 
@@ -333,16 +354,20 @@ impl<'h> Session<'h> {
         let mut leader_check = interval_at(Instant::now() + every, every);
         leader_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            let next = self.outbox.front();
             let step = tokio::select! {
-                cmd = self.hub.rx.recv() => self.on_command(cmd).await,
+                sent = send(&mut self.sender, next.unwrap_or(&Out::Progress)), if next.is_some() => {
+                    self.on_sent(sent)
+                }
+                cmd = self.hub.rx.recv() => self.on_command(cmd),
                 msg = responses.message() => self.on_message(msg),
-                _ = progress.tick() => self.check_progress().await,
+                _ = progress.tick() => self.check_progress(),
                 _ = leader_check.tick() => {
                     self.check_leader();
                     Ok(())
                 }
                 Some(has_leader) = leader_rx.recv() => self.on_leader(has_leader),
-                Some((id, why, read)) = reset_rx.recv() => self.on_read(id, why, read).await,
+                Some((id, why, read)) = reset_rx.recv() => self.on_read(id, why, read),
             };
             if let Err(outcome) = step {
                 return outcome;
@@ -354,34 +379,42 @@ impl<'h> Session<'h> {
         failed(reason, self.served)
     }
 
-    /// Sends the create request of watch `id` (from its next revision, under a fresh
-    /// stream id).
-    async fn create(&mut self, id: i64) -> Step {
-        let Some(e) = self.hub.watches.get(&id) else {
-            return Ok(());
-        };
-        let old = stream_id_of(id, &self.by_stream);
-        let req = create_request(id, e, &mut self.by_stream);
-        let key = e.key.clone();
-        let mut sent = self.sender.watch(key, Some(req)).await;
-        if let (Ok(()), Some(old)) = (&sent, old) {
-            sent = self.sender.cancel(old).await; // the old one may still be live on etcd
+    /// A request went out: the next one may follow.
+    fn on_sent(&mut self, sent: std::result::Result<(), etcd_client::Error>) -> Step {
+        match sent {
+            Ok(()) => {
+                self.outbox.pop_front();
+                Ok(())
+            }
+            Err(e) => Err(self.failed(reason_of(&e))),
         }
-        sent.map_err(|e| self.failed(reason_of(&e)))
     }
 
-    async fn on_command(&mut self, cmd: Option<Cmd>) -> Step {
+    /// Queues the create request of watch `id` (from its next revision, under a fresh
+    /// stream id), and the cancel of the one it replaces, which may still be live on etcd.
+    fn create(&mut self, id: i64) {
+        let Some(e) = self.hub.watches.get(&id) else {
+            return;
+        };
+        let (req, old) = self.ids.create_request(id, e);
+        self.outbox.push_back(Out::Create(e.key.clone(), req));
+        if let Some(old) = old {
+            self.outbox.push_back(Out::Cancel(old));
+        }
+    }
+
+    fn on_command(&mut self, cmd: Option<Cmd>) -> Step {
         match cmd {
             None => Err(Outcome::Shutdown),
             Some(Cmd::Add(id, e)) => {
                 self.hub.watches.insert(id, e);
-                self.create(id).await
+                self.create(id);
+                Ok(())
             }
             Some(Cmd::Remove(id)) => {
-                let sid = stream_id_of(id, &self.by_stream);
-                if let (Some(_), Some(sid)) = (self.hub.watches.remove(&id), sid) {
-                    self.by_stream.remove(&sid);
-                    let _ = self.sender.cancel(sid).await;
+                self.hub.watches.remove(&id);
+                if let Some(sid) = self.ids.forget(id) {
+                    self.outbox.push_back(Out::Cancel(sid));
                 }
                 if self.hub.watches.is_empty() {
                     return Err(Outcome::Idle);
@@ -410,15 +443,15 @@ impl<'h> Session<'h> {
 
     /// Moves a stream that stayed silent too long; else asks for progress, which a live
     /// member answers even when nothing changes.
-    async fn check_progress(&mut self) -> Step {
+    fn check_progress(&mut self) -> Step {
         let silent = self.last_heard.elapsed();
         if silent > self.hub.pool.cfg.watch_check_timeout {
             return Err(self.failed(format!("watch stream silent for {silent:.0?}")));
         }
-        match self.sender.request_progress().await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.failed(reason_of(&e))),
+        if !self.outbox.iter().any(|o| matches!(o, Out::Progress)) {
+            self.outbox.push_back(Out::Progress);
         }
+        Ok(())
     }
 
     /// The client-side half of require-leader: a member cut off from the others keeps a
@@ -473,7 +506,7 @@ impl<'h> Session<'h> {
 
     /// Delivers one response's events, or starts the recovery of a cancelled watch.
     fn on_response(&mut self, resp: WatchResponse) {
-        let Some(&id) = self.by_stream.get(&resp.watch_id()) else {
+        let Some(id) = self.ids.watch_of(resp.watch_id()) else {
             return;
         };
         if !self.hub.watches.contains_key(&id) {
@@ -524,7 +557,7 @@ impl<'h> Session<'h> {
     /// A fresh read arrived: delivers it as a reset (or the error of reading) and creates
     /// the watch again from there; a verifying read that finds the cluster where the
     /// watch left it changes nothing.
-    async fn on_read(&mut self, id: i64, why: ReadFor, read: Result<Read>) -> Step {
+    fn on_read(&mut self, id: i64, why: ReadFor, read: Result<Read>) -> Step {
         let Some(e) = self.hub.watches.get_mut(&id) else {
             return Ok(());
         };
@@ -535,7 +568,8 @@ impl<'h> Session<'h> {
             Ok(read) => deliver_reset(e, read),
             Err(err) => e.sink.deliver(Delivery::Error(err)),
         }
-        self.create(id).await
+        self.create(id);
+        Ok(())
     }
 }
 
@@ -543,22 +577,38 @@ fn failed(reason: String, served: bool) -> Outcome {
     Outcome::Failed { reason, served }
 }
 
-/// The create request of watch `id`, under a fresh stream id recorded in `by_stream`.
-fn create_request(
-    id: i64,
-    e: &Entry,
-    by_stream: &mut HashMap<i64, i64>,
-) -> etcd_client::WatchOptions {
-    let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
-    by_stream.retain(|_, v| *v != id);
-    by_stream.insert(sid, id);
-    etcd_client::WatchOptions::new()
-        .with_watch_id(sid)
-        .with_start_revision(e.next_rev)
+/// Which etcd watch id on the stream stands for which watch of the hub, both ways.
+#[derive(Default)]
+struct StreamIds {
+    watch_of: HashMap<i64, i64>,
+    stream_of: HashMap<i64, i64>,
 }
 
-fn stream_id_of(id: i64, by_stream: &HashMap<i64, i64>) -> Option<i64> {
-    by_stream.iter().find(|(_, v)| **v == id).map(|(k, _)| *k)
+impl StreamIds {
+    /// The create request of watch `id` from its next revision, under a fresh stream id;
+    /// and the stream id it had before, if any.
+    fn create_request(&mut self, id: i64, e: &Entry) -> (etcd_client::WatchOptions, Option<i64>) {
+        let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
+        let old = self.forget(id);
+        self.watch_of.insert(sid, id);
+        self.stream_of.insert(id, sid);
+        let req = etcd_client::WatchOptions::new()
+            .with_watch_id(sid)
+            .with_start_revision(e.next_rev);
+        (req, old)
+    }
+
+    /// The watch a stream id stands for.
+    fn watch_of(&self, sid: i64) -> Option<i64> {
+        self.watch_of.get(&sid).copied()
+    }
+
+    /// Drops watch `id`'s stream id, returning it.
+    fn forget(&mut self, id: i64) -> Option<i64> {
+        let sid = self.stream_of.remove(&id)?;
+        self.watch_of.remove(&sid);
+        Some(sid)
+    }
 }
 
 /// Delivers the events of one response that are new to the watch.

@@ -32,3 +32,8 @@ pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, E
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};
 pub use pool::MemberHealth;
+
+// The README's Rust example is compiled (and its other blocks skipped) by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -18,9 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("stored /services/cdd = {seed}");
 
     let finder = ServiceFinder::new(Config::new(&endpoints)?)?;
+    let value = finder.get_service("cdd")?;
     println!(
-        "lookup: get_service(\"cdd\") = {:?}",
-        finder.get_service("cdd")?
+        "lookup: get_service(\"cdd\") = {}",
+        value.as_deref().unwrap_or("(absent)")
     );
 
     let (tx, changes) = unbounded();
@@ -46,8 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cluster.put_via(writer, "/services/cdd", r#"[ "turtle1", "turtle2" ]"#);
     changes.recv_timeout(Duration::from_secs(10))?;
 
-    let role = if cluster.leader() == Some(victim) {
-        "the leader: linearizable lookups wait for the others to elect a new one, about a second"
+    let is_leader = cluster.leader() == Some(victim);
+    let role = if is_leader {
+        "the leader: linearizable lookups wait until the others elect a new one"
     } else {
         "a follower"
     };
@@ -62,8 +64,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert!(v.is_some(), "the service is still there");
     }
     println!(
-        "  200 lookups after the kill in {:.0?}, slowest {slowest:.1?}, no errors; now served by {}",
-        start.elapsed(),
+        "  200 lookups after the kill in {:.2} s, slowest {:.1} ms{}, no errors; now served by {}",
+        start.elapsed().as_secs_f64(),
+        slowest.as_secs_f64() * 1e3,
+        if is_leader { " (the election)" } else { "" },
         finder.preferred_member()
     );
     cluster.put_via(
@@ -72,9 +76,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r#"[ "turtle2", "turtle3", "turtle4" ]"#,
     );
     let seen = changes.recv_timeout(Duration::from_secs(10))?;
+    let stream = finder.watch_member().map(|e| e.to_string());
     println!(
-        "  the watch carried on: it saw {seen} (watch stream on {:?})",
-        finder.watch_member().map(|e| e.to_string())
+        "  the watch carried on: it saw {seen} (watch stream on {})",
+        stream.as_deref().unwrap_or("no member yet")
     );
 
     finder.close();

@@ -53,3 +53,27 @@ pub(crate) unsafe fn arg_out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, 
     // SAFETY: checked for NULL; writable per the contract above.
     unsafe { p.as_mut() }.ok_or_else(|| FfiError::invalid(format!("argument `{name}` is NULL")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every exported function runs its body through `guard`: a panic comes out as
+    /// TURTLE_INTERNAL with a message, and the next success clears the message.
+    #[test]
+    fn no_panic_crosses_the_boundary() {
+        let status = guard(|| panic!("on purpose"));
+        assert_eq!(status, turtle_status::TURTLE_INTERNAL);
+        // SAFETY: the thread's last error, a NUL-terminated string.
+        let message = unsafe { CStr::from_ptr(crate::status::turtle_last_error()) };
+        let text = message.to_str().unwrap();
+        assert!(
+            text.contains("panic") && text.contains("on purpose"),
+            "{text}"
+        );
+        assert_eq!(guard(|| Ok(())), turtle_status::TURTLE_OK);
+        // SAFETY: as above.
+        let message = unsafe { CStr::from_ptr(crate::status::turtle_last_error()) };
+        assert!(message.to_bytes().is_empty());
+    }
+}

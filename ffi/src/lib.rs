@@ -31,12 +31,3 @@ use std::ffi::c_char;
 pub extern "C" fn turtle_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
-
-/// Panics inside libturtle on purpose and returns the caught panic as TURTLE_INTERNAL:
-/// the test suite's proof that no panic crosses into C. Only in builds with the
-/// `test-hooks` feature (the test suite's); not in the header.
-#[cfg(feature = "test-hooks")]
-#[no_mangle]
-pub extern "C" fn turtle_debug_panic() -> turtle_status {
-    boundary::guard(|| panic!("turtle_debug_panic was called"))
-}

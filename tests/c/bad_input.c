@@ -2,9 +2,6 @@
  * crash; stale handles are detected; no panic crosses the boundary. */
 #include "common.h"
 
-/* The test build's panic hook (feature test-hooks): not in the public header. */
-turtle_status turtle_debug_panic(void);
-
 static void on_change(void *ud, const turtle_change *c) {
   (void)ud;
   (void)c;
@@ -113,9 +110,6 @@ int main(void) {
   CHECK(strstr(turtle_last_error(), "127.0.0.1:1") != NULL);
   OK(turtle_finder_free(f));
 
-  /* No panic crosses the boundary. */
-  EXPECT_STATUS(TURTLE_INTERNAL, turtle_debug_panic());
-  CHECK(strstr(turtle_last_error(), "panic") != NULL);
   CHECK(strcmp(turtle_status_name(12345), "unknown status") == 0);
   printf("bad_input: ok\n");
   return 0;

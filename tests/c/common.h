@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "turtle.h"
 
@@ -74,6 +75,37 @@ static inline void etcdctl_put(const char *key, const char *value) {
   int status;
   if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     FAIL("etcdctl %s %s failed", value ? "put" : "del", key);
+}
+
+/* etcdctl put KEY with a value of any bytes, given on its stdin. */
+static inline void etcdctl_put_bytes(const char *key, const void *data, size_t len) {
+  char eps[1024];
+  snprintf(eps, sizeof eps, "--endpoints=%s", endpoints());
+  char *put[] = {"etcdctl", eps, "put", (char *)key, NULL};
+  int in[2];
+  if (pipe(in) != 0)
+    FAIL("pipe: %s", strerror(errno));
+  posix_spawn_file_actions_t io;
+  posix_spawn_file_actions_init(&io);
+  posix_spawn_file_actions_adddup2(&io, in[0], 0);
+  posix_spawn_file_actions_addclose(&io, in[1]);
+  posix_spawn_file_actions_addopen(&io, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, "etcdctl", &io, NULL, put, environ);
+  posix_spawn_file_actions_destroy(&io);
+  close(in[0]);
+  if (rc != 0)
+    FAIL("cannot run etcdctl: %s", strerror(rc));
+  for (size_t done = 0; done < len;) {
+    ssize_t n = write(in[1], (const char *)data + done, len - done);
+    if (n <= 0)
+      FAIL("write to etcdctl: %s", strerror(errno));
+    done += (size_t)n;
+  }
+  close(in[1]);
+  int status;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    FAIL("etcdctl put %s (%zu bytes) failed", key, len);
 }
 
 /* A counter threads can wait on. */

@@ -121,6 +121,21 @@ fn c_bad_input_under_sanitizers() {
 }
 
 #[test]
+fn c_values_of_any_bytes_and_size_under_sanitizers() {
+    run_c_test("values");
+}
+
+#[test]
+fn c_random_call_sequences_under_sanitizers() {
+    run_c_test("fuzz");
+}
+
+#[test]
+fn c_shutdown_orders_under_sanitizers() {
+    run_c_test("shutdown");
+}
+
+#[test]
 fn c_example_through_pkg_config_shared_and_static() {
     let prefix = tempfile::tempdir().unwrap();
     let lib = lib_dir();

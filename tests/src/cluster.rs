@@ -311,6 +311,29 @@ impl Cluster {
         }
     }
 
+    /// Replaces the cluster by a new one on the same ports: every member is killed, its
+    /// data removed, and the members start anew (revisions from 1 again). With
+    /// `new_identity` the new cluster gets another cluster token, hence another cluster
+    /// id; without, the id is the same (etcd derives it from names, URLs and token), as
+    /// when a cluster is restored in place.
+    pub fn recreate(&mut self, new_identity: bool) {
+        for i in 0..self.len() {
+            self.kill(i);
+            let data = self.dir.path().join(&self.members[i].name);
+            std::fs::remove_dir_all(&data).expect("remove a member's data");
+            if new_identity {
+                let args = &mut self.members[i].args;
+                let at = args.iter().position(|a| a == "--initial-cluster-token");
+                let token = &mut args[at.expect("a token") + 1];
+                token.push_str("-again");
+            }
+        }
+        for i in 0..self.len() {
+            self.spawn(i).expect("start etcd member");
+        }
+        self.wait_all_ready();
+    }
+
     /// A raw `etcd-client` connected to member `i` only, and the runtime to drive it.
     pub fn client(&self, i: usize) -> (etcd_client::Client, &tokio::runtime::Runtime) {
         let c = self

@@ -1,11 +1,17 @@
 //! What every turtle-finder test shares: a real etcd cluster on loopback ports chosen at
 //! run time ([`Cluster`]), with real faults (SIGKILL, SIGSTOP, restart, compaction), and a
-//! small TCP proxy ([`Proxy`]) that can hold or cut a client's connections.
+//! small TCP proxy ([`Proxy`]) that can hold or cut a client's connections, and fake
+//! members that answer like something else than etcd ([`FakeMember`]), and a private
+//! name server for tests of DNS ([`in_private_resolver`]).
 //!
 //! The `turtle-cluster` binary offers the same to the C and Python tests over stdin/stdout.
 
 mod cluster;
+mod fake;
 mod proxy;
+mod resolver;
 
 pub use cluster::{Cluster, ClusterOptions};
+pub use fake::{Fake, FakeMember};
 pub use proxy::{Mode, Proxy};
+pub use resolver::{in_private_resolver, Dns, DnsServer, NAME_SERVER};
