@@ -64,6 +64,10 @@ int main(void) {
     EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new(bad[i], &g));
     CHECK(g == NULL);
   }
+  /* A password in an endpoint is refused and never repeated. */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new("http://user:s3cret@127.0.0.1:2379", &f));
+  CHECK(strstr(turtle_last_error(), "s3cret") == NULL && strstr(turtle_last_error(), "***@") != NULL);
+
   OK(turtle_config_new(&cfg));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_endpoints(cfg, "nope"));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_deadline_ms(cfg, 0));

@@ -202,6 +202,9 @@ def test_errors_name_the_argument_and_never_a_password(cluster: Cluster) -> None
         tf.ServiceFinder(cluster.endpoints, prefix="services")
     sf.close()
     assert repr(sf).endswith("closed)")
+    doc = tf.ServiceFinder.__doc__ or ""
+    assert "ServiceFinder(" not in doc, "the signature is pyo3's, not repeated by hand"
+    assert "prefix=None" in (tf.ServiceFinder.__text_signature__ or "")
 
 
 @pytest.mark.parametrize(
