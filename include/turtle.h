@@ -140,6 +140,40 @@ typedef uint32_t turtle_change_kind;
 #endif // __cplusplus
 
 /**
+ * Where a registration stands.
+ */
+enum turtle_registration_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The key is written under a lease etcd confirmed within the TTL.
+   */
+  TURTLE_REGISTERED = 0,
+  /**
+   * etcd said the lease is gone: a new one is granted and the key written again.
+   */
+  TURTLE_REREGISTERING = 1,
+  /**
+   * No member confirmed the lease for a whole TTL: watchers probably see the instance
+   * gone; it is written again as soon as a member answers.
+   */
+  TURTLE_LOST = 2,
+  /**
+   * Closed: the lease was revoked.
+   */
+  TURTLE_REGISTRATION_CLOSED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum turtle_registration_state turtle_registration_state;
+#else
+typedef uint32_t turtle_registration_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Settings of a finder under construction. Owned by the caller; free with
  * `turtle_config_free`. Safe to use from any thread (calls are serialized).
  */
@@ -153,10 +187,111 @@ typedef struct turtle_config turtle_config;
 typedef struct turtle_finder turtle_finder;
 
 /**
+ * A registered instance: its key stays in etcd, bound to a lease kept alive on the
+ * finder's runtime thread, until `turtle_registration_free` (or the finder's close)
+ * revokes it. Owned by the caller; may be used from any thread.
+ */
+typedef struct turtle_registration turtle_registration;
+
+/**
  * A running watch. Owned by the caller; free with `turtle_watch_free` (which cancels it).
  * May be used from any thread, including from inside its own callback.
  */
 typedef struct turtle_watch turtle_watch;
+
+/**
+ * One registered instance. Its strings live as long as the list that holds it.
+ */
+typedef struct turtle_instance {
+  /**
+   * The instance id: the key after `<prefix><name>/` (by default the address).
+   */
+  const char *id;
+  /**
+   * The address clients connect to.
+   */
+  const char *addr;
+  /**
+   * The metadata as JSON text ("null" when none).
+   */
+  const char *metadata_json;
+  /**
+   * The etcd revision at which the entry was last written.
+   */
+  int64_t revision;
+} turtle_instance;
+
+/**
+ * An entry under the service's key that is not an instance (skipped).
+ */
+typedef struct turtle_malformed {
+  /**
+   * The entry's key.
+   */
+  const char *key;
+  /**
+   * Why it was skipped, e.g. "no \"Addr\"".
+   */
+  const char *reason;
+} turtle_malformed;
+
+/**
+ * The instances of a service at one revision, ordered by id. From
+ * `turtle_get_instances` it is the caller's, freed with `turtle_instances_free`; in a
+ * callback it is valid only during the call.
+ */
+typedef struct turtle_instances {
+  /**
+   * The instances.
+   */
+  const struct turtle_instance *items;
+  /**
+   * How many `items` there are.
+   */
+  size_t len;
+  /**
+   * Entries that are not instances: never a silently shorter list.
+   */
+  const struct turtle_malformed *malformed;
+  /**
+   * How many `malformed` there are.
+   */
+  size_t malformed_len;
+  /**
+   * The revision the list is as of.
+   */
+  int64_t revision;
+  /**
+   * Why it was delivered: initial, reset, or put/delete of the last change.
+   */
+  turtle_change_kind kind;
+} turtle_instances;
+
+/**
+ * Called on the finder's dispatcher thread with the full list after each change; never
+ * two callbacks of one finder at once. `list` is valid only during the call.
+ */
+typedef void (*turtle_instances_cb)(void *user_data, const struct turtle_instances *list);
+
+/**
+ * Called on the dispatcher thread when a watch or registration runs into trouble it keeps
+ * retrying (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during
+ * the call.
+ */
+typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const char *message);
+
+/**
+ * Called exactly once with `user_data` when the library no longer needs it: after the
+ * watch or registration is cancelled, freed or its finder closed, or at once when the
+ * call that was given it fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
+ * lock of libturtle held: it may call any function, including `turtle_finder_free`.
+ */
+typedef void (*turtle_release_cb)(void *user_data);
+
+/**
+ * Called on the finder's dispatcher thread when the registration's state changes.
+ */
+typedef void (*turtle_state_cb)(void *user_data, turtle_registration_state state);
 
 /**
  * One change, as a callback sees it. Every pointer in it is valid only during the call.
@@ -195,20 +330,6 @@ typedef struct turtle_change {
  * finder at once. `change` and what it points to are valid only during the call.
  */
 typedef void (*turtle_watch_cb)(void *user_data, const struct turtle_change *change);
-
-/**
- * Called on the dispatcher thread when the watch runs into trouble it keeps retrying
- * (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during the call.
- */
-typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const char *message);
-
-/**
- * Called exactly once with `user_data` when the library no longer needs it: after the
- * watch is cancelled, freed or its finder closed, or at once when `turtle_watch_service`
- * fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
- * lock of libturtle held: it may call any function, including `turtle_finder_free`.
- */
-typedef void (*turtle_release_cb)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -262,6 +383,13 @@ turtle_status turtle_config_set_deadline_ms(struct turtle_config *config, uint64
  * Sets the read consistency: TURTLE_LINEARIZABLE (default) or TURTLE_SERIALIZABLE.
  */
 turtle_status turtle_config_set_consistency(struct turtle_config *config, uint32_t consistency);
+
+/**
+ * Keeps looked-up and watched services in memory (default false): a lookup of a name
+ * looked up or watched before is then a local read, with no request, and answers while
+ * the cluster has no leader.
+ */
+turtle_status turtle_config_set_cache(struct turtle_config *config, bool on);
 
 /**
  * Sets how many undelivered changes a watch keeps while its callback is busy (at least
@@ -430,6 +558,95 @@ void turtle_string_free(char *s);
  * `data`/`len` are NULL/any or a buffer from libturtle not yet freed, with its length.
  */
 void turtle_bytes_free(uint8_t *data, size_t len);
+
+/**
+ * Looks up the instances of service `name` (the entries under `<prefix><name>/`).
+ * On success `*out` is a new list the caller frees with `turtle_instances_free`.
+ * `deadline_ms` 0 means the finder's default.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string; `out` is NULL or writable.
+ */
+turtle_status turtle_get_instances(struct turtle_finder *finder,
+                                   const char *name,
+                                   uint64_t deadline_ms,
+                                   struct turtle_instances **out);
+
+/**
+ * Frees a list from `turtle_get_instances`. NULL is a no-op.
+ *
+ * # Safety
+ * `list` is NULL or a list from `turtle_get_instances` not yet freed.
+ */
+void turtle_instances_free(struct turtle_instances *list);
+
+/**
+ * Watches the instances of service `name`: `on_change` gets the full list, the current
+ * one first when `flags` has TURTLE_WATCH_INITIAL, then after every change. The rest is
+ * as `turtle_watch_service`: the handle is a `turtle_watch`, `release` is called exactly
+ * once in every case.
+ *
+ * # Safety
+ * As `turtle_watch_service`.
+ */
+turtle_status turtle_watch_instances(struct turtle_finder *finder,
+                                     const char *name,
+                                     uint32_t flags,
+                                     turtle_instances_cb on_change,
+                                     turtle_error_cb on_error,
+                                     void *user_data,
+                                     turtle_release_cb release,
+                                     struct turtle_watch **out);
+
+/**
+ * Registers an instance of service `name` at `addr`: the key
+ * `<prefix><name>/<instance_id>` holding `{"Addr": addr, "Metadata": <metadata_json>}`
+ * (etcd's Go endpoints format), bound to a lease of `ttl_s` seconds (1 to a year; 0
+ * means 10) kept alive every third of it; a lost lease is granted and written again.
+ * `metadata_json` and `instance_id` may be NULL (null metadata; the address). `on_state`
+ * and `on_error` (both may be NULL) run on the dispatcher thread; `release` is called
+ * exactly once (see `turtle_release_cb`). `*out` is written only on success.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated; `out` is NULL or writable; the callbacks may
+ * be called with `user_data` from the dispatcher thread until `release` is called.
+ */
+turtle_status turtle_register(struct turtle_finder *finder,
+                              const char *name,
+                              const char *addr,
+                              uint64_t ttl_s,
+                              const char *metadata_json,
+                              const char *instance_id,
+                              turtle_state_cb on_state,
+                              turtle_error_cb on_error,
+                              void *user_data,
+                              turtle_release_cb release,
+                              struct turtle_registration **out);
+
+/**
+ * The registration's state now. Thread-safe.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_registration_get_state(struct turtle_registration *registration,
+                                            turtle_registration_state *out);
+
+/**
+ * The key the registration wrote, as a new string the caller frees with
+ * `turtle_string_free`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_registration_key(struct turtle_registration *registration, char **out);
+
+/**
+ * Revokes the lease (watchers see the instance go at once) and frees the handle; waits
+ * for etcd's answer, about twice the finder's deadline at most (the lease then expires
+ * after its TTL). NULL is a no-op; a freed handle gives TURTLE_INVALID_HANDLE.
+ */
+turtle_status turtle_registration_free(struct turtle_registration *registration);
 
 /**
  * The message of the calling thread's last libturtle call that returns a status: why it

@@ -4,6 +4,7 @@
 //! `make bench` (release build). `BENCH_LOOKUPS` sets the lookups per phase (default 5000).
 //! One module per measurement; `python_baseline` holds the modes `make bench-python` uses.
 
+mod cache;
 mod failover;
 mod lookups;
 mod measure;
@@ -24,8 +25,9 @@ fn main() {
         Some("watch-times") => python_baseline::watch_times(&args[1..]),
         Some("watch-move") => failover::watch_move(&mut Cluster::start()),
         Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
+        Some("cache") => cache_run(),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache");
             std::process::exit(2);
         }
     }
@@ -78,4 +80,19 @@ fn full_run() {
     failover::watch_move(&mut cluster);
     println!("\n| scale | value | target |\n|---|---|---|");
     scale::watches(&mut cluster, 10_000);
+    println!();
+    cache_part(&mut cluster, n);
+}
+
+/// The cache's figures on a cluster of its own.
+fn cache_run() {
+    let mut cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    cache_part(&mut cluster, 5000);
+}
+
+fn cache_part(cluster: &mut Cluster, n: usize) {
+    println!("| cache | value | ratio | target |\n|---|---|---|---|");
+    cache::lookups(cluster, n);
+    cache::leader_kill(cluster);
 }

@@ -68,17 +68,3 @@ fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
         format!("the value of service {service:?} is not valid UTF-8 ({e}); read it as bytes"),
     )
 }
-
-/// What a watch's consumer receives: a change, or an error that it should know of
-/// (the watch itself goes on retrying).
-#[derive(Debug, Clone)]
-pub(crate) enum Delivery {
-    Change(Change),
-    Error(Error),
-}
-
-/// Where a watch's deliveries go: a dispatcher slot (blocking finder) or an async stream.
-/// `deliver` is called on the runtime thread and must not block.
-pub(crate) trait Sink: Send + Sync {
-    fn deliver(&self, d: Delivery);
-}

@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::change::{value_text, Change, ChangeKind, Delivery, Sink};
+use crate::cache::Cache;
+use crate::change::{value_text, Change, ChangeKind};
+use crate::config::check_name;
 use crate::config::{Config, Consistency};
+use crate::delivery::{Delivery, InstancesSink, KeyValue, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
 use crate::hub::{Entry, Hub};
+use crate::instance::{InstanceSet, Instances};
 use crate::mailbox::Mailbox;
 use crate::pool::{MemberHealth, Pool};
+use crate::registration::{self, RegisterOptions, Registration};
 
 /// Per-call options of a lookup.
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,6 +81,19 @@ struct Inner {
     pool: Arc<Pool>,
     hub: Hub,
     next_id: AtomicI64,
+    /// The watch-backed cache, when the settings ask for one.
+    cache: Option<Arc<Cache>>,
+    /// Every registration made, so closing the finder closes them.
+    registrations: parking_lot::Mutex<Vec<Registration>>,
+}
+
+/// What a watch watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The key `<prefix><name>`.
+    Service,
+    /// The keys under `<prefix><name>/`: its registered instances.
+    Instances,
 }
 
 impl Client {
@@ -84,6 +102,7 @@ impl Client {
     /// Unusable settings are an `InvalidArgument` error (see [`Config::check`]).
     pub async fn connect(config: Config) -> Result<Client> {
         config.check()?;
+        let cache = config.cache.then(Arc::default);
         let pool = Arc::new(Pool::new(Arc::new(config)).await?);
         let hub = Hub::start(pool.clone());
         Ok(Client {
@@ -91,6 +110,8 @@ impl Client {
                 pool,
                 hub,
                 next_id: AtomicI64::new(1),
+                cache,
+                registrations: Default::default(),
             }),
         })
     }
@@ -119,12 +140,80 @@ impl Client {
         name: &str,
         opts: ReadOptions,
     ) -> Result<Option<Vec<u8>>> {
+        if let Some(cached) = self.cached_service(name)? {
+            return Ok(cached);
+        }
         let key = self.config().service_key(name)?;
         let pool = &self.inner.pool;
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
         let (kv, _) = pool.read(key.as_bytes(), deadline, consistency).await?;
+        self.cache_in_background(name, Target::Service);
         Ok(kv.map(|(v, _)| v))
+    }
+
+    /// The cached value of service `name`, when the cache is on and has it: no RPC, no
+    /// lock shared with the I/O side. `Ok(None)` when it must be read.
+    pub(crate) fn cached_service(&self, name: &str) -> Result<Option<Option<Vec<u8>>>> {
+        let Some(cache) = &self.inner.cache else {
+            return Ok(None);
+        };
+        check_name(name)?;
+        Ok(cache.service(name))
+    }
+
+    /// The registered instances of service `name` (the entries under `<prefix><name>/`).
+    pub async fn instances(&self, name: &str) -> Result<Instances> {
+        self.instances_with(name, ReadOptions::default()).await
+    }
+
+    /// [`Client::instances`] with a deadline or consistency for this call.
+    pub async fn instances_with(&self, name: &str, opts: ReadOptions) -> Result<Instances> {
+        if let Some(cached) = self.cached_instances(name)? {
+            return Ok(cached);
+        }
+        let (key, end) = self.range_of(name, Target::Instances)?;
+        let pool = &self.inner.pool;
+        let deadline = pool.cfg.call_deadline(opts.deadline)?;
+        let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
+        let (kvs, revision) =
+            (pool.read_range(&key, end.as_deref(), deadline, consistency)).await?;
+        let mut set = InstanceSet::new(name, key.len());
+        kvs.iter()
+            .for_each(|kv| set.apply(&kv.key, kv.value.as_deref(), kv.revision));
+        self.cache_in_background(name, Target::Instances);
+        Ok(set.list(revision, ChangeKind::Initial))
+    }
+
+    /// The cached instances of service `name`, when the cache is on and has them.
+    pub(crate) fn cached_instances(&self, name: &str) -> Result<Option<Instances>> {
+        let Some(cache) = &self.inner.cache else {
+            return Ok(None);
+        };
+        check_name(name)?;
+        Ok(cache.instances(name))
+    }
+
+    /// With the cache on, starts (once per name) the watch that keeps `name` in memory.
+    fn cache_in_background(&self, name: &str, target: Target) {
+        let Some(cache) = self.inner.cache.clone() else {
+            return;
+        };
+        let added = match target {
+            Target::Service => cache.add_service(name),
+            Target::Instances => cache.add_instances(name),
+        };
+        let Some(sink) = added else { return };
+        let (me, name) = (self.clone(), name.to_string());
+        tokio::spawn(async move {
+            let opts = WatchOptions::initial();
+            if me.start_watch(&name, target, opts, sink).await.is_err() {
+                match target {
+                    Target::Service => cache.forget_service(&name),
+                    Target::Instances => cache.forget_instances(&name),
+                }
+            }
+        });
     }
 
     /// Watches service `name`; changes arrive through the returned stream.
@@ -133,11 +222,42 @@ impl Client {
             mailbox: Mailbox::new(self.config().max_queued_changes),
             notify: Notify::new(),
         });
-        let id = self.start_watch(name, opts, sink.clone()).await?;
+        let id = (self.start_watch(name, Target::Service, opts, sink.clone())).await?;
         Ok(WatchStream {
-            id,
-            sink,
-            client: self.clone(),
+            rx: Receiver::new(id, sink, self.clone()),
+        })
+    }
+
+    /// Watches the instances of service `name`: the full list after every change (the
+    /// current list first with `opts.initial`).
+    pub async fn watch_instances(&self, name: &str, opts: WatchOptions) -> Result<InstancesStream> {
+        let sink = Arc::new(StreamSink {
+            mailbox: Mailbox::new(self.config().max_queued_changes),
+            notify: Notify::new(),
+        });
+        let adapter = self.instances_sink(name, sink.clone())?;
+        let id = (self.start_watch(name, Target::Instances, opts, adapter)).await?;
+        Ok(InstancesStream {
+            rx: Receiver::new(id, sink, self.clone()),
+        })
+    }
+
+    /// An adapter that turns the prefix watch of `name`'s instances into full lists.
+    pub(crate) fn instances_sink(&self, name: &str, out: Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
+        let (key, _) = self.range_of(name, Target::Instances)?;
+        Ok(Arc::new(InstancesSink::new(name, key.len(), out)))
+    }
+
+    /// The key, and for instances the end of the range, that `target` of `name` watches.
+    fn range_of(&self, name: &str, target: Target) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+        let key = self.config().service_key(name)?;
+        Ok(match target {
+            Target::Service => (key.into_bytes(), None),
+            Target::Instances => {
+                let key = format!("{key}/").into_bytes();
+                let end = prefix_end(&key);
+                (key, Some(end))
+            }
         })
     }
 
@@ -146,32 +266,29 @@ impl Client {
     pub(crate) async fn start_watch(
         &self,
         name: &str,
+        target: Target,
         opts: WatchOptions,
         sink: Arc<dyn Sink>,
     ) -> Result<i64> {
-        let key = self.config().service_key(name)?;
+        let (key, range_end) = self.range_of(name, target)?;
         let pool = &self.inner.pool;
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
-        let (kv, read_rev) = pool
-            .read(key.as_bytes(), deadline, Consistency::Linearizable)
+        let (kvs, read_rev) = pool
+            .read_range(
+                &key,
+                range_end.as_deref(),
+                deadline,
+                Consistency::Linearizable,
+            )
             .await?;
         if opts.initial {
-            let (value, revision) = match kv {
-                Some((v, r)) => (Some(v), r),
-                None => (None, read_rev),
-            };
-            sink.deliver(Delivery::Change(Change {
-                service: name.to_string(),
-                value,
-                revision,
-                kind: ChangeKind::Initial,
-                skipped: 0,
-            }));
+            sink.deliver(initial(name, target, kvs, read_rev));
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Entry {
             service: name.to_string(),
-            key: key.into_bytes(),
+            key,
+            range_end,
             next_rev: read_rev + 1,
             sink,
             resync: false,
@@ -180,6 +297,40 @@ impl Client {
             return Err(Error::closed());
         }
         Ok(id)
+    }
+
+    /// Registers an instance of service `name` at `addr`: the key
+    /// `<prefix><name>/<instance id>` holding `{"Addr": addr, "Metadata": ...}`, bound to
+    /// a lease kept alive in the background (on this client's tokio runtime) until the
+    /// registration is closed. A lost lease is granted and written again automatically.
+    pub async fn register(
+        &self,
+        name: &str,
+        addr: &str,
+        opts: RegisterOptions,
+    ) -> Result<Registration> {
+        self.register_to(name, addr, &opts, None).await
+    }
+
+    /// [`Client::register`] whose state changes and errors go to `sink`.
+    pub(crate) async fn register_to(
+        &self,
+        name: &str,
+        addr: &str,
+        opts: &RegisterOptions,
+        sink: Option<Arc<dyn Sink>>,
+    ) -> Result<Registration> {
+        let spec = registration::spec(&self.config().prefix, name, addr, opts)?;
+        let reg = registration::register(self.inner.pool.clone(), spec, sink).await?;
+        let mut all = self.inner.registrations.lock();
+        all.retain(|r| !r.is_ended());
+        all.push(reg.clone());
+        Ok(reg)
+    }
+
+    /// Every registration of this client that is still open.
+    pub(crate) fn registrations(&self) -> Vec<Registration> {
+        self.inner.registrations.lock().clone()
     }
 
     /// Stops delivering to watch `id`; never blocks.
@@ -216,11 +367,45 @@ impl Sink for StreamSink {
     }
 }
 
-/// The changes of one watch, for async code. Dropping it cancels the watch.
-pub struct WatchStream {
+/// The consumer end of an async watch: its queue, and the watch to stop.
+struct Receiver {
     id: i64,
     sink: Arc<StreamSink>,
     client: Client,
+}
+
+impl Receiver {
+    fn new(id: i64, sink: Arc<StreamSink>, client: Client) -> Receiver {
+        Receiver { id, sink, client }
+    }
+
+    /// The next delivery; `None` once cancelled.
+    async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            match self.sink.mailbox.pop() {
+                Some(d) => return Some(d),
+                None if self.sink.mailbox.is_closed() => return None,
+                None => self.sink.notify.notified().await,
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.sink.mailbox.close();
+        self.sink.notify.notify_one();
+        self.client.stop_watch(self.id);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The changes of one watch, for async code. Dropping it cancels the watch.
+pub struct WatchStream {
+    rx: Receiver,
 }
 
 impl WatchStream {
@@ -228,27 +413,69 @@ impl WatchStream {
     /// `None` once cancelled.
     pub async fn next(&mut self) -> Option<Result<Change>> {
         loop {
-            match self.sink.mailbox.pop() {
-                Some(Delivery::Change(c)) => return Some(Ok(c)),
-                Some(Delivery::Error(e)) => return Some(Err(e)),
-                None if self.sink.mailbox.is_closed() => return None,
-                None => self.sink.notify.notified().await,
+            match self.rx.next().await? {
+                Delivery::Change(c) => return Some(Ok(c)),
+                Delivery::Error(e) => return Some(Err(e)),
+                _ => {}
             }
         }
     }
 
     /// Stops the watch; [`WatchStream::next`] then returns `None`.
     pub fn cancel(&mut self) {
-        self.sink.mailbox.close();
-        self.sink.notify.notify_one();
-        self.client.stop_watch(self.id);
+        self.rx.cancel();
     }
 }
 
-impl Drop for WatchStream {
-    fn drop(&mut self) {
-        self.cancel();
+/// The instance lists of one instances watch, for async code. Dropping it cancels it.
+pub struct InstancesStream {
+    rx: Receiver,
+}
+
+impl InstancesStream {
+    /// The full list after the next change, or an error the watch ran into (it keeps
+    /// retrying after one). `None` once cancelled.
+    pub async fn next(&mut self) -> Option<Result<Instances>> {
+        loop {
+            match self.rx.next().await? {
+                Delivery::Instances(list) => return Some(Ok(list)),
+                Delivery::Error(e) => return Some(Err(e)),
+                _ => {}
+            }
+        }
     }
+
+    /// Stops the watch; [`InstancesStream::next`] then returns `None`.
+    pub fn cancel(&mut self) {
+        self.rx.cancel();
+    }
+}
+
+/// The first delivery of a watch: the value read, or the whole range.
+fn initial(name: &str, target: Target, kvs: Vec<KeyValue>, read_rev: i64) -> Delivery {
+    if target == Target::Instances {
+        return Delivery::Snapshot(kvs, read_rev, ChangeKind::Initial);
+    }
+    let kv = kvs.into_iter().next();
+    Delivery::Change(Change {
+        service: name.to_string(),
+        revision: kv.as_ref().map_or(read_rev, |kv| kv.revision),
+        value: kv.and_then(|kv| kv.value),
+        kind: ChangeKind::Initial,
+        skipped: 0,
+    })
+}
+
+/// The end of the range of keys starting with `prefix` (etcd's `GetPrefixRangeEnd`).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0] // every key from the prefix on
 }
 
 impl std::fmt::Debug for Client {
@@ -261,6 +488,16 @@ impl std::fmt::Debug for Client {
 
 impl std::fmt::Debug for WatchStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchStream").field("id", &self.id).finish()
+        f.debug_struct("WatchStream")
+            .field("id", &self.rx.id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InstancesStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancesStream")
+            .field("id", &self.rx.id)
+            .finish()
     }
 }

@@ -52,6 +52,7 @@ pub struct Config {
     pub(crate) watch_retry_delay: Duration,
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) probe_backoff: (Duration, Duration),
+    pub(crate) cache: bool,
 }
 
 /// The longest duration any setting accepts: far beyond any sensible value, and far from
@@ -96,6 +97,7 @@ impl Config {
             watch_retry_delay: ms(1000),
             retry_backoff: (ms(20), ms(500)),
             probe_backoff: (ms(100), ms(2000)),
+            cache: false,
         }
     }
 
@@ -122,6 +124,14 @@ impl Config {
         check_prefix(&prefix)?;
         self.prefix = prefix;
         Ok(self)
+    }
+
+    /// Keeps looked-up and watched services in memory (default off): a lookup of a name
+    /// looked up or watched before is a local read, with no RPC, as fresh as the watch
+    /// behind it (see the README), and it answers while the cluster has no leader.
+    pub fn with_cache(mut self, on: bool) -> Config {
+        self.cache = on;
+        self
     }
 
     /// The default deadline of every call (default 5 s); calls may override it.
@@ -389,6 +399,7 @@ mod tests {
             ("with_prefix", format!("`{}`", c.prefix)),
             ("with_deadline", shown(c.deadline)),
             ("with_consistency", "linearizable".into()),
+            ("with_cache", if c.cache { "on" } else { "off" }.into()),
             ("with_max_queued_changes", c.max_queued_changes.to_string()),
             ("with_max_response_bytes", c.max_response_bytes.to_string()),
             ("with_hedge_after", shown(c.hedge_after)),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
-use crate::change::{Delivery, Sink};
+use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::Mailbox;
 use crate::waits::{self, Waited};

@@ -2,18 +2,21 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::change::{value_text, Change, Delivery};
-use crate::client::{Client, ReadOptions, WatchOptions};
+use crate::change::{value_text, Change};
+use crate::client::{Client, ReadOptions, Target, WatchOptions};
 use crate::config::Config;
+use crate::delivery::{Delivery, Sink};
 use crate::dispatch::{Dispatcher, Slot};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
+use crate::instance::{Instances, RegistrationState};
 use crate::pool::MemberHealth;
+use crate::registration::{RegisterOptions, Registration};
 use crate::runtime::RuntimeThread;
 
 /// Service lookups and watches for code that does not run tokio.
@@ -102,11 +105,128 @@ impl ServiceFinder {
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Option<Vec<u8>>> {
         let client = self.shared.usable()?;
+        // A cached name is read on the caller's thread: no hand-off, no RPC.
+        if let Some(cached) = client.cached_service(name)? {
+            return Ok(cached);
+        }
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
             async move { client.get_service_bytes(&name, opts).await },
             interrupted,
         )
+    }
+
+    /// The registered instances of service `name`: the entries under `<prefix><name>/`,
+    /// ordered by id, with the entries that are not instances in `malformed`.
+    pub fn instances(&self, name: &str) -> Result<Instances> {
+        self.instances_interruptible(name, ReadOptions::default(), &|| false)
+    }
+
+    /// [`ServiceFinder::instances`] with a deadline or consistency for this call, that
+    /// gives up with [`ErrorKind::Interrupted`] when `interrupted()` returns true.
+    pub fn instances_interruptible(
+        &self,
+        name: &str,
+        opts: ReadOptions,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Instances> {
+        let client = self.shared.usable()?;
+        if let Some(cached) = client.cached_instances(name)? {
+            return Ok(cached);
+        }
+        let name = name.to_string();
+        self.shared.runtime.block_interruptible(
+            async move { client.instances_with(&name, opts).await },
+            interrupted,
+        )
+    }
+
+    /// Calls `callback` on the dispatcher thread with the full list of service `name`'s
+    /// instances: the current one first, then after every change.
+    pub fn watch_instances<F>(&self, name: &str, callback: F) -> Result<Watch>
+    where
+        F: FnMut(&Instances) + Send + 'static,
+    {
+        let opts = WatchOptions::initial();
+        self.watch_instances_interruptible(name, opts, callback, |_: &Error| {}, &|| false)
+    }
+
+    /// [`ServiceFinder::watch_instances`] with options (without `initial`, the first list
+    /// comes after the first change), a callback for errors, and an interrupt check of
+    /// its set-up.
+    pub fn watch_instances_interruptible<F, E>(
+        &self,
+        name: &str,
+        opts: WatchOptions,
+        mut on_change: F,
+        on_error: E,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Watch>
+    where
+        F: FnMut(&Instances) + Send + 'static,
+        E: FnMut(&Error) + Send + 'static,
+    {
+        let each = move |d: &Delivery| {
+            if let Delivery::Instances(list) = d {
+                on_change(list);
+            }
+        };
+        let target = (Target::Instances, opts);
+        self.watch_interruptible(name, target, each, on_error, interrupted)
+    }
+
+    /// Registers an instance of service `name` at `addr` (see [`Client::register`]): the
+    /// key stays while this finder runs, kept alive on its runtime thread, until the
+    /// registration or the finder is closed.
+    pub fn register(&self, name: &str, addr: &str, opts: RegisterOptions) -> Result<Registration> {
+        let client = self.shared.usable()?;
+        let (name, addr) = (name.to_string(), addr.to_string());
+        (self.shared.runtime)
+            .block(async move { client.register_to(&name, &addr, &opts, None).await })
+    }
+
+    /// [`ServiceFinder::register`] that calls `on_state` on the dispatcher thread when
+    /// the registration's state changes, and `on_error` with the trouble its keepalives
+    /// run into (they keep trying).
+    pub fn register_with<S, E>(
+        &self,
+        name: &str,
+        addr: &str,
+        opts: RegisterOptions,
+        mut on_state: S,
+        mut on_error: E,
+    ) -> Result<Registration>
+    where
+        S: FnMut(RegistrationState) + Send + 'static,
+        E: FnMut(&Error) + Send + 'static,
+    {
+        let client = self.shared.usable()?;
+        // The slot lets itself go once the registration reported it closed.
+        let me: Arc<OnceLock<Weak<Slot>>> = Arc::default();
+        let mine = me.clone();
+        let callback = move |d| match d {
+            Delivery::Registration(state) => {
+                on_state(state);
+                let done = state == RegistrationState::Closed;
+                if let (true, Some(slot)) = (done, mine.get().and_then(Weak::upgrade)) {
+                    slot.cancel_now();
+                }
+            }
+            Delivery::Error(e) => on_error(&e),
+            _ => {}
+        };
+        let slot =
+            (self.shared.dispatcher).slot(Box::new(callback), self.config().max_queued_changes);
+        let _ = me.set(Arc::downgrade(&slot));
+        let (name, addr, sink) = (name.to_string(), addr.to_string(), slot.clone());
+        let made = self
+            .shared
+            .runtime
+            .block(async move { client.register_to(&name, &addr, &opts, Some(sink)).await });
+        if made.is_err() {
+            slot.cancel_now();
+        }
+        made
     }
 
     /// Calls `callback` on the dispatcher thread after every change of service `name`.
@@ -142,31 +262,57 @@ impl ServiceFinder {
         name: &str,
         opts: WatchOptions,
         mut on_change: F,
-        mut on_error: E,
+        on_error: E,
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Watch>
     where
         F: FnMut(&Change) + Send + 'static,
         E: FnMut(&Error) + Send + 'static,
     {
+        let each = move |d: &Delivery| {
+            if let Delivery::Change(c) = d {
+                on_change(c);
+            }
+        };
+        self.watch_interruptible(name, (Target::Service, opts), each, on_error, interrupted)
+    }
+
+    /// A watch of `target` whose deliveries go to `each` on the dispatcher thread (and
+    /// its errors to `on_error`, and into [`Watch::last_error`]).
+    fn watch_interruptible<F, E>(
+        &self,
+        name: &str,
+        (target, opts): (Target, WatchOptions),
+        mut each: F,
+        mut on_error: E,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Watch>
+    where
+        F: FnMut(&Delivery) + Send + 'static,
+        E: FnMut(&Error) + Send + 'static,
+    {
         let client = self.shared.usable()?;
         let last_error: Arc<Mutex<Option<Error>>> = Arc::default();
         let last = last_error.clone();
         let callback = move |d| match d {
-            Delivery::Change(c) => {
-                last.lock().take(); // changes flow again: the watch recovered
-                on_change(&c);
-            }
             Delivery::Error(e) => {
                 *last.lock() = Some(e.clone());
                 on_error(&e);
             }
+            d => {
+                last.lock().take(); // changes flow again: the watch recovered
+                each(&d);
+            }
         };
         let slot =
             (self.shared.dispatcher).slot(Box::new(callback), self.config().max_queued_changes);
-        let (sink, name) = (slot.clone(), name.to_string());
+        let sink: Arc<dyn Sink> = match target {
+            Target::Service => slot.clone(),
+            Target::Instances => client.instances_sink(name, slot.clone())?,
+        };
+        let name = name.to_string();
         let started = self.shared.runtime.block_interruptible(
-            async move { client.start_watch(&name, opts, sink).await },
+            async move { client.start_watch(&name, target, opts, sink).await },
             interrupted,
         );
         let id = match started {
@@ -287,6 +433,10 @@ impl Shared {
             return true; // see Drop
         }
         if !self.closed.swap(true, Ordering::SeqCst) {
+            // Registrations revoke their leases first (their tasks need the runtime).
+            let registrations = self.client.registrations();
+            registrations.iter().for_each(Registration::signal_stop);
+            registrations.iter().for_each(Registration::close);
             // Stop first: a callback's release may close this finder again meanwhile.
             self.dispatcher.signal_stop();
             let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();

@@ -11,8 +11,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{interval, interval_at, sleep, timeout, Instant, MissedTickBehavior};
 
-use crate::change::{Change, ChangeKind, Delivery, Sink};
+use crate::change::{Change, ChangeKind};
 use crate::config::Consistency;
+use crate::delivery::{Delivery, KeyValue, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{classify, is_too_large, Error, ErrorKind, Failure, Result};
 use crate::pool::{backoff, Member, Pool};
@@ -21,6 +22,9 @@ use crate::pool::{backoff, Member, Pool};
 pub(crate) struct Entry {
     pub(crate) service: String,
     pub(crate) key: Vec<u8>,
+    /// A prefix watch of the keys from `key` up to this one (an instances watch); `None`
+    /// watches `key` alone.
+    pub(crate) range_end: Option<Vec<u8>>,
     /// The lowest revision not yet delivered: events below it are duplicates or stale.
     pub(crate) next_rev: i64,
     pub(crate) sink: Arc<dyn Sink>,
@@ -158,13 +162,13 @@ impl HubTask {
     /// Reads every flagged watch's key anew and delivers it as a reset; the watch then
     /// resumes from that read. A read that fails leaves the flag for the next round.
     async fn resync_flagged(&mut self) {
-        let flagged: Vec<(i64, Vec<u8>)> = (self.watches.iter())
+        let flagged: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = (self.watches.iter())
             .filter(|(_, e)| e.resync)
-            .map(|(id, e)| (*id, e.key.clone()))
+            .map(|(id, e)| (*id, e.key.clone(), e.range_end.clone()))
             .collect();
         let pool = &self.pool;
         let mut reads: FuturesUnordered<_> = (flagged.into_iter())
-            .map(|(id, key)| async move { (id, fresh_read(pool, &key).await) })
+            .map(|(id, key, end)| async move { (id, fresh_read(pool, &key, end.as_deref()).await) })
             .collect();
         let mut done = Vec::new();
         while let Some(r) = reads.next().await {
@@ -243,9 +247,11 @@ impl HubTask {
 /// taken on its stream, so a re-created watch needs a new one.
 static STREAM_IDS: AtomicI64 = AtomicI64::new(1);
 
-/// A fresh read of a watch's key: the value, the revision of the value (of the read when
-/// absent), and the revision of the read.
-type Read = (Option<Vec<u8>>, i64, i64);
+/// A fresh read of a watch's key or range, and the read's revision.
+struct Read {
+    kvs: Vec<KeyValue>,
+    revision: i64,
+}
 
 /// Why a watch's key is read anew during a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -562,7 +568,7 @@ impl<'h> Session<'h> {
             return Ok(());
         };
         match read {
-            Ok((_, _, read_rev)) if why == ReadFor::Verify && read_rev + 1 >= e.next_rev => {
+            Ok(read) if why == ReadFor::Verify && read.revision + 1 >= e.next_rev => {
                 return Ok(()); // the member lags; etcd delivers once it caught up
             }
             Ok(read) => deliver_reset(e, read),
@@ -592,9 +598,12 @@ impl StreamIds {
         let old = self.forget(id);
         self.watch_of.insert(sid, id);
         self.stream_of.insert(id, sid);
-        let req = etcd_client::WatchOptions::new()
+        let mut req = etcd_client::WatchOptions::new()
             .with_watch_id(sid)
             .with_start_revision(e.next_rev);
+        if let Some(end) = &e.range_end {
+            req = req.with_range(end.clone());
+        }
         (req, old)
     }
 
@@ -611,48 +620,79 @@ impl StreamIds {
     }
 }
 
-/// Delivers the events of one response that are new to the watch.
+/// Delivers the events of one response that are new to the watch: one change each for
+/// a key's watch, all together for a prefix watch (a transaction's changes come in one
+/// response).
 fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
+    let mut events = Vec::new();
+    let mut next_rev = entry.next_rev;
     for ev in resp.events() {
         let Some(kv) = ev.kv() else { continue };
-        let rev = kv.mod_revision();
+        let revision = kv.mod_revision();
         // The revision filter: after a resume, members may repeat or lag.
-        if rev < entry.next_rev {
+        if revision < entry.next_rev {
             continue;
         }
-        entry.next_rev = rev + 1;
-        let (kind, value) = match ev.event_type() {
-            etcd_client::EventType::Put => (ChangeKind::Put, Some(kv.value().to_vec())),
-            etcd_client::EventType::Delete => (ChangeKind::Delete, None),
+        next_rev = next_rev.max(revision + 1);
+        let value = match ev.event_type() {
+            etcd_client::EventType::Put => Some(kv.value().to_vec()),
+            etcd_client::EventType::Delete => None,
+        };
+        let key = kv.key().to_vec();
+        events.push(KeyValue {
+            key,
+            value,
+            revision,
+        });
+    }
+    entry.next_rev = next_rev;
+    if entry.range_end.is_some() {
+        if !events.is_empty() {
+            entry.sink.deliver(Delivery::Events(events));
+        }
+        return;
+    }
+    for KeyValue {
+        value, revision, ..
+    } in events
+    {
+        let kind = if value.is_some() {
+            ChangeKind::Put
+        } else {
+            ChangeKind::Delete
         };
         entry.sink.deliver(Delivery::Change(Change {
             service: entry.service.clone(),
             value,
-            revision: rev,
+            revision,
             kind,
             skipped: 0,
         }));
     }
 }
 
-/// Reads a watch's key anew (linearizable, through the pool).
-async fn fresh_read(pool: &Pool, key: &[u8]) -> Result<Read> {
-    let (kv, read_rev) = pool
-        .read(key, pool.cfg.deadline, Consistency::Linearizable)
+/// Reads a watch's key or range anew (linearizable, through the pool).
+async fn fresh_read(pool: &Pool, key: &[u8], range_end: Option<&[u8]>) -> Result<Read> {
+    let deadline = pool.cfg.deadline;
+    let (kvs, revision) = pool
+        .read_range(key, range_end, deadline, Consistency::Linearizable)
         .await?;
-    Ok(match kv {
-        Some((value, mod_rev)) => (Some(value), mod_rev, read_rev),
-        None => (None, read_rev, read_rev),
-    })
+    Ok(Read { kvs, revision })
 }
 
 /// Delivers a fresh read as a reset; the watch goes on from the read.
-fn deliver_reset(e: &mut Entry, (value, revision, read_rev): Read) {
-    e.next_rev = read_rev + 1;
+fn deliver_reset(e: &mut Entry, read: Read) {
+    e.next_rev = read.revision + 1;
+    if e.range_end.is_some() {
+        let snapshot = Delivery::Snapshot(read.kvs, read.revision, ChangeKind::Reset);
+        e.sink.deliver(snapshot);
+        return;
+    }
+    let kv = read.kvs.into_iter().next();
     e.sink.deliver(Delivery::Change(Change {
         service: e.service.clone(),
-        value,
-        revision,
+        revision: kv.as_ref().map_or(read.revision, |kv| kv.revision),
+        value: kv.and_then(|kv| kv.value),
         kind: ChangeKind::Reset,
         skipped: 0,
     }));
@@ -667,10 +707,10 @@ fn spawn_read(
     delay: Duration,
     tx: mpsc::UnboundedSender<ReadResult>,
 ) {
-    let key = entry.key.clone();
+    let (key, end) = (entry.key.clone(), entry.range_end.clone());
     tokio::spawn(async move {
         sleep(delay).await;
-        let _ = tx.send((id, why, fresh_read(&pool, &key).await));
+        let _ = tx.send((id, why, fresh_read(&pool, &key, end.as_deref()).await));
     });
 }
 

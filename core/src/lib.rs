@@ -10,28 +10,35 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
-// Layers, each using only those above it: error; endpoints, change; config; mailbox,
-// runtime, waits; pool, dispatch; hub; client; finder.
+// Layers, each using only those above it: error; endpoints, change; instance; config,
+// delivery; mailbox, runtime, waits, cache; pool, dispatch; hub, registration; client;
+// finder.
+mod cache;
 mod change;
 mod client;
 mod config;
+mod delivery;
 mod dispatch;
 mod endpoints;
 mod error;
 mod finder;
 mod hub;
+mod instance;
 mod mailbox;
 mod pool;
+mod registration;
 mod runtime;
 mod waits;
 
 pub use change::{value_text, Change, ChangeKind};
-pub use client::{Client, ReadOptions, WatchOptions, WatchStream};
+pub use client::{Client, InstancesStream, ReadOptions, WatchOptions, WatchStream};
 pub use config::{Config, Consistency, MAX_DURATION, MAX_NAME_BYTES};
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};
+pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use pool::MemberHealth;
+pub use registration::{RegisterOptions, Registration, DEFAULT_TTL};
 
 // The README's Rust example is compiled (and its other blocks skipped) by `cargo test --doc`.
 #[cfg(doctest)]

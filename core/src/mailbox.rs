@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use parking_lot::Mutex;
 
-use crate::change::Delivery;
+use crate::delivery::Delivery;
 
 /// Holds a watch's undelivered changes. Bounded: when full, the oldest entry is dropped
 /// (counted in the next change's `skipped`), so order is kept and the newest state is

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::config::{Config, Consistency};
+use crate::delivery::KeyValue;
 use crate::endpoints::Endpoint;
 use crate::error::{classify, Attempt, Error, ErrorKind, Failure, Result};
 
@@ -36,6 +37,8 @@ pub(crate) struct Member {
     /// leader ends our watch stream instead of keeping it silently idle.
     pub(crate) watch: etcd_client::WatchClient,
     pub(crate) maintenance: etcd_client::MaintenanceClient,
+    /// Leases of registrations.
+    pub(crate) lease: etcd_client::LeaseClient,
     /// Read on every request; the details below are only for reports.
     unhealthy: AtomicBool,
     health: Mutex<Health>,
@@ -81,6 +84,7 @@ impl Member {
                 .kv_client()
                 .max_decoding_message_size(cfg.max_response_bytes),
             maintenance: plain.maintenance_client(),
+            lease: plain.lease_client(),
             watch: leader_only
                 .watch_client()
                 .max_decoding_message_size(cfg.max_response_bytes),
@@ -185,21 +189,44 @@ impl Pool {
         deadline: Duration,
         consistency: Consistency,
     ) -> Result<(Option<(Vec<u8>, i64)>, i64)> {
-        let opts = match consistency {
-            Consistency::Linearizable => None,
-            Consistency::Serializable => Some(etcd_client::GetOptions::new().with_serializable()),
-        };
+        let (kvs, rev) = self.read_range(key, None, deadline, consistency).await?;
+        let first = kvs.into_iter().next();
+        Ok((
+            first.map(|kv| (kv.value.unwrap_or_default(), kv.revision)),
+            rev,
+        ))
+    }
+
+    /// Reads the keys from `key` up to `range_end` (just `key` without one), and the
+    /// read's revision.
+    pub(crate) async fn read_range(
+        &self,
+        key: &[u8],
+        range_end: Option<&[u8]>,
+        deadline: Duration,
+        consistency: Consistency,
+    ) -> Result<(Vec<KeyValue>, i64)> {
+        let mut opts = etcd_client::GetOptions::new();
+        if consistency == Consistency::Serializable {
+            opts = opts.with_serializable();
+        }
+        if let Some(end) = range_end {
+            opts = opts.with_range(end);
+        }
         self.run("get_service", deadline, |m| {
             let mut kv = m.kv.clone();
             let (key, opts) = (key.to_vec(), opts.clone());
             async move {
-                let resp = kv.get(key, opts).await?;
+                let resp = kv.get(key, Some(opts)).await?;
                 let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
-                let kv = resp
-                    .kvs()
-                    .first()
-                    .map(|kv| (kv.value().to_vec(), kv.mod_revision()));
-                Ok((kv, rev))
+                let kvs = (resp.kvs().iter())
+                    .map(|kv| KeyValue {
+                        key: kv.key().to_vec(),
+                        value: Some(kv.value().to_vec()),
+                        revision: kv.mod_revision(),
+                    })
+                    .collect();
+                Ok((kvs, rev))
             }
         })
         .await

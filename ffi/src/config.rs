@@ -127,6 +127,14 @@ pub extern "C" fn turtle_config_set_consistency(
     })
 }
 
+/// Keeps looked-up and watched services in memory (default false): a lookup of a name
+/// looked up or watched before is then a local read, with no request, and answers while
+/// the cluster has no leader.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_cache(config: *mut turtle_config, on: bool) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_cache(on))))
+}
+
 /// Sets how many undelivered changes a watch keeps while its callback is busy (at least
 /// 1; default 1024); past that the oldest are dropped and counted in `skipped`.
 #[no_mangle]

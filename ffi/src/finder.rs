@@ -129,6 +129,11 @@ pub extern "C" fn turtle_finder_free(finder: *mut turtle_finder) -> turtle_statu
     })
 }
 
+/// A call's deadline in milliseconds: 0 means the finder's default.
+pub(crate) fn deadline_of(deadline_ms: u64) -> Option<Duration> {
+    (deadline_ms > 0).then(|| Duration::from_millis(deadline_ms))
+}
+
 fn lookup(
     finder: *mut turtle_finder,
     name: &str,
@@ -136,7 +141,7 @@ fn lookup(
 ) -> Result<Option<Vec<u8>>, FfiError> {
     let f = FINDERS.get(finder, "finder")?;
     let opts = ReadOptions {
-        deadline: (deadline_ms > 0).then(|| Duration::from_millis(deadline_ms)),
+        deadline: deadline_of(deadline_ms),
         consistency: None,
     };
     Ok(f.get_service_bytes(name, opts)?)

@@ -15,12 +15,18 @@ mod boundary;
 mod config;
 mod finder;
 mod handles;
+mod instances;
+mod registration;
 mod status;
+mod userdata;
 mod watch;
 
 pub use config::*;
 pub use finder::*;
+pub use instances::*;
+pub use registration::*;
 pub use status::*;
+pub use userdata::{turtle_error_cb, turtle_release_cb};
 pub use watch::*;
 
 use std::ffi::c_char;

@@ -9,6 +9,7 @@ use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{turtle_finder, FINDERS};
 use crate::handles::Table;
 use crate::status::{c_string, turtle_status, FfiError};
+use crate::userdata::{error_callback, turtle_error_cb, turtle_release_cb, UserData};
 
 /// A running watch. Owned by the caller; free with `turtle_watch_free` (which cancels it).
 /// May be used from any thread, including from inside its own callback.
@@ -16,7 +17,7 @@ pub struct turtle_watch {
     _private: [u8; 0],
 }
 
-static WATCHES: Table<Watch> = Table::new(3, "turtle_watch");
+pub(crate) static WATCHES: Table<Watch> = Table::new(3, "turtle_watch");
 
 /// Deliver the current value first (kind TURTLE_CHANGE_INITIAL), then every change.
 pub const TURTLE_WATCH_INITIAL: u32 = 1;
@@ -60,40 +61,7 @@ pub struct turtle_change {
 pub type turtle_watch_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, change: *const turtle_change)>;
 
-/// Called on the dispatcher thread when the watch runs into trouble it keeps retrying
-/// (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during the call.
-pub type turtle_error_cb = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, status: turtle_status, message: *const c_char),
->;
-
-/// Called exactly once with `user_data` when the library no longer needs it: after the
-/// watch is cancelled, freed or its finder closed, or at once when `turtle_watch_service`
-/// fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
-/// lock of libturtle held: it may call any function, including `turtle_finder_free`.
-pub type turtle_release_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
-
-/// The caller's `user_data`, released exactly once when the last callback is dropped.
-struct UserData {
-    ptr: *mut c_void,
-    release: turtle_release_cb,
-}
-
-// SAFETY: the caller promises, by passing user_data to a callback run on another thread,
-// that it may be used from there; the library only hands it back.
-unsafe impl Send for UserData {}
-// SAFETY: as above; the library never dereferences it.
-unsafe impl Sync for UserData {}
-
-impl Drop for UserData {
-    fn drop(&mut self) {
-        if let Some(release) = self.release {
-            // SAFETY: the caller's release function, called once with its own pointer.
-            unsafe { release(self.ptr) };
-        }
-    }
-}
-
-fn kind_of(k: ChangeKind) -> turtle_change_kind {
+pub(crate) fn kind_of(k: ChangeKind) -> turtle_change_kind {
     match k {
         ChangeKind::Initial => turtle_change_kind::TURTLE_CHANGE_INITIAL,
         ChangeKind::Put => turtle_change_kind::TURTLE_CHANGE_PUT,
@@ -129,7 +97,7 @@ fn deliver(
 }
 
 /// The options `flags` ask for; unknown bits are an error.
-fn options(flags: u32) -> Result<WatchOptions, FfiError> {
+pub(crate) fn options(flags: u32) -> Result<WatchOptions, FfiError> {
     let unknown = flags & !TURTLE_WATCH_INITIAL;
     if unknown != 0 {
         return Err(FfiError::invalid(format!("unknown flags {unknown:#x}")));
@@ -147,16 +115,8 @@ fn callbacks(
     on_error: turtle_error_cb,
     data: Arc<UserData>,
 ) -> (impl FnMut(&Change) + Send, impl FnMut(&Error) + Send) {
-    let for_errors = data.clone();
-    let change = move |c: &Change| deliver(on_change, &data, c);
-    let error = move |e: &Error| {
-        if let Some(cb) = on_error {
-            let msg = c_string(&e.to_string());
-            // SAFETY: the caller's callback with its own user_data; `msg` outlives the call.
-            unsafe { cb(for_errors.ptr, turtle_status::of(e.kind()), msg.as_ptr()) };
-        }
-    };
-    (change, error)
+    let error = error_callback(on_error, data.clone());
+    (move |c: &Change| deliver(on_change, &data, c), error)
 }
 
 /// Watches service `name`: `on_change` runs on the finder's dispatcher thread after every

@@ -7,9 +7,13 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use turtle_finder::{Config, Consistency, Error, ErrorKind, ReadOptions, WatchOptions};
+use turtle_finder::{
+    Config, Consistency, Error, ErrorKind, ReadOptions, RegisterOptions, WatchOptions,
+};
 
 use crate::errors::{to_py, IntoPy};
+use crate::instances::Instances;
+use crate::registration::Registration;
 use crate::registry;
 use crate::watch::{self, Owner, Watch};
 
@@ -22,6 +26,15 @@ fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
             format!("{what} must be a number of seconds, not {s}"),
         )
     })
+}
+
+/// A Python object as JSON, through `json.dumps`; what it cannot serialize is a TypeError.
+fn json_of(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let text: String = py
+        .import("json")?
+        .call_method1("dumps", (value,))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| PyTypeError::new_err(format!("metadata: {e}")))
 }
 
 /// The timing keyword arguments of `ServiceFinder`, in seconds.
@@ -116,7 +129,7 @@ pub(crate) struct ServiceFinder {
 impl ServiceFinder {
     #[new]
     #[pyo3(signature = (
-        endpoints=None, *, prefix=None, timeout=None, serializable=false,
+        endpoints=None, *, prefix=None, timeout=None, serializable=false, cache=false,
         max_queued_changes=None, max_response_bytes=None, hedge_after=None, connect_timeout=None, keepalive=None,
         watch_check=None, leader_check=None, watch_retry_delay=None, retry_backoff=None,
         probe_backoff=None,
@@ -129,6 +142,7 @@ impl ServiceFinder {
         prefix: Option<String>,
         timeout: Option<f64>,
         serializable: bool,
+        cache: bool,
         max_queued_changes: Option<usize>,
         max_response_bytes: Option<usize>,
         hedge_after: Option<f64>,
@@ -164,7 +178,7 @@ impl ServiceFinder {
             if serializable {
                 cfg = cfg.with_consistency(Consistency::Serializable);
             }
-            timings.apply(cfg)
+            timings.apply(cfg.with_cache(cache))
         });
         let cfg = cfg.py(py)?;
         let inner = Arc::new(
@@ -234,6 +248,84 @@ impl ServiceFinder {
             finder.watch_service_interruptible(name, opts, on_change, on_error, interrupted)
         })?;
         Ok(Watch::started(watch, &owner))
+    }
+
+    /// The registered instances of service `name` (the entries under `<prefix><name>/`),
+    /// ordered by id. Blocks at most `timeout` seconds; Ctrl-C ends it.
+    #[pyo3(signature = (name, *, timeout=None))]
+    fn instances(&self, py: Python<'_>, name: &str, timeout: Option<f64>) -> PyResult<Instances> {
+        let deadline = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
+        let opts = ReadOptions {
+            deadline,
+            consistency: None,
+        };
+        let finder = &self.inner;
+        let list = interruptible(py, |interrupted| {
+            finder.instances_interruptible(name, opts, interrupted)
+        })?;
+        Ok(Instances::new(list))
+    }
+
+    /// Calls `callback(instances)` on the finder's dispatcher thread with the full list of
+    /// service `name`'s instances: the current one first, then after every change.
+    /// `on_error(exc)` hears of trouble the watch keeps retrying through. As
+    /// `watch_service`, the watch lives until cancelled or the finder closes.
+    #[pyo3(signature = (name, callback, *, on_error=None))]
+    fn watch_instances(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        callback: Bound<'_, PyAny>,
+        on_error: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Watch> {
+        let (callback, on_error) = watch::callables(callback, on_error)?;
+        let owner = Arc::new(Owner::default());
+        let each = watch::on_instances(callback, owner.clone());
+        let on_error = watch::on_error(on_error);
+        let finder = &self.inner;
+        let watch = interruptible(py, |interrupted| {
+            let opts = WatchOptions::initial();
+            finder.watch_instances_interruptible(name, opts, each, on_error, interrupted)
+        })?;
+        Ok(Watch::started(watch, &owner))
+    }
+
+    /// Registers an instance of service `name` at `addr`: the key
+    /// `<prefix><name>/<instance_id or addr>` holding `{"Addr": addr, "Metadata":
+    /// metadata}` (etcd's Go endpoints format; `metadata` is anything `json.dumps` takes),
+    /// bound to a lease of `ttl` whole seconds kept alive in the background and renewed
+    /// when lost. `on_state(state)` and `on_error(exc)` run on the dispatcher thread. A
+    /// context manager: leaving it revokes the lease at once.
+    #[pyo3(signature = (name, addr, ttl=10.0, metadata=None, *, instance_id=None, on_state=None, on_error=None))]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of a Python method
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        addr: &str,
+        ttl: f64,
+        metadata: Option<Bound<'_, PyAny>>,
+        instance_id: Option<String>,
+        on_state: Option<Bound<'_, PyAny>>,
+        on_error: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Registration> {
+        let ttl = seconds("ttl", ttl).py(py)?;
+        let metadata = match metadata {
+            None => serde_json::Value::Null,
+            Some(m) => json_of(py, &m)?,
+        };
+        let opts = RegisterOptions {
+            ttl,
+            metadata,
+            instance_id,
+        };
+        let (on_state, on_error) = watch::optional_callables(on_state, on_error)?;
+        let state = watch::on_state(on_state);
+        let on_error = watch::on_error(on_error);
+        let finder = self.inner.clone();
+        let (name, addr) = (name.to_string(), addr.to_string());
+        let reg = py.detach(move || finder.register_with(&name, &addr, opts, state, on_error));
+        Ok(Registration::new(reg.py(py)?))
     }
 
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.

@@ -5,6 +5,8 @@
 mod change;
 mod errors;
 mod finder;
+mod instances;
+mod registration;
 mod registry;
 mod watch;
 
@@ -15,6 +17,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<finder::ServiceFinder>()?;
     m.add_class::<watch::Watch>()?;
     m.add_class::<change::Change>()?;
+    m.add_class::<instances::Instance>()?;
+    m.add_class::<instances::Instances>()?;
+    m.add_class::<registration::Registration>()?;
     m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::change::Change;
 use crate::errors::to_py;
+use crate::instances::Instances;
 
 /// The watch a callback belongs to, so `SystemExit` inside the callback can end it. The
 /// first callback of an `initial=True` watch may run before the core returned the watch:
@@ -53,6 +54,37 @@ pub(crate) fn callables(
     Ok((callback.unbind(), on_error.map(Bound::unbind)))
 }
 
+/// An optional Python callable.
+type MaybeCallable = Option<Py<PyAny>>;
+
+/// Checks two optional callables (`None` means none).
+pub(crate) fn optional_callables(
+    a: Option<Bound<'_, PyAny>>,
+    b: Option<Bound<'_, PyAny>>,
+) -> PyResult<(MaybeCallable, MaybeCallable)> {
+    let check = |c: Option<Bound<'_, PyAny>>| match c.filter(|c| !c.is_none()) {
+        Some(c) if !c.is_callable() => {
+            Err(PyTypeError::new_err("callbacks must be callable or None"))
+        }
+        other => Ok(other.map(Bound::unbind)),
+    };
+    Ok((check(a)?, check(b)?))
+}
+
+/// The core's registration-state callback for `on_state(state)`, if given.
+pub(crate) fn on_state(
+    handler: Option<Py<PyAny>>,
+) -> impl FnMut(turtle_finder::RegistrationState) + Send + 'static {
+    move |state| {
+        let Some(handler) = &handler else { return };
+        Python::try_attach(|py| {
+            if let Err(raised) = handler.call1(py, (state.as_str(),)) {
+                raised.write_unraisable(py, Some(handler.bind(py)));
+            }
+        });
+    }
+}
+
 /// What `callback` gets: a `Change` with `changes=True`, else the new value (str; bytes
 /// when not UTF-8; None when deleted).
 fn argument(py: Python<'_>, c: &turtle_finder::Change, changes: bool) -> PyResult<Py<PyAny>> {
@@ -66,22 +98,39 @@ fn argument(py: Python<'_>, c: &turtle_finder::Change, changes: bool) -> PyResul
     })
 }
 
-/// The core's change callback for `callback`: an exception goes to
-/// `sys.unraisablehook` and the watch goes on; `SystemExit` ends the watch.
+/// Calls `callback(arg)`: an exception goes to `sys.unraisablehook` and the watch goes on;
+/// `SystemExit` ends the watch.
+fn call_back(py: Python<'_>, callback: &Py<PyAny>, arg: PyResult<Py<PyAny>>, owner: &Owner) {
+    let Err(e) = arg.and_then(|a| callback.call1(py, (a,))) else {
+        return;
+    };
+    if e.is_instance_of::<PySystemExit>(py) {
+        owner.exit();
+    } else {
+        e.write_unraisable(py, Some(callback.bind(py)));
+    }
+}
+
+/// The core's change callback for `callback`.
 pub(crate) fn on_change(
     callback: Py<PyAny>,
     changes: bool,
     owner: Arc<Owner>,
 ) -> impl FnMut(&turtle_finder::Change) + Send + 'static {
     move |c| {
+        Python::try_attach(|py| call_back(py, &callback, argument(py, c, changes), &owner));
+    }
+}
+
+/// The core's instances callback for `callback`: it gets an `Instances`.
+pub(crate) fn on_instances(
+    callback: Py<PyAny>,
+    owner: Arc<Owner>,
+) -> impl FnMut(&turtle_finder::Instances) + Send + 'static {
+    move |list| {
         Python::try_attach(|py| {
-            let result = argument(py, c, changes).and_then(|a| callback.call1(py, (a,)));
-            let Err(e) = result else { return };
-            if e.is_instance_of::<PySystemExit>(py) {
-                owner.exit();
-            } else {
-                e.write_unraisable(py, Some(callback.bind(py)));
-            }
+            let arg = Py::new(py, Instances::new(list.clone())).map(Py::into_any);
+            call_back(py, &callback, arg, &owner);
         });
     }
 }

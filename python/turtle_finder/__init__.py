@@ -18,7 +18,7 @@ from ._errors import (
     TurtleError,
     UnavailableError,
 )
-from ._native import Change, ServiceFinder, Watch, __version__, _close_all
+from ._native import Change, Instance, Instances, Registration, ServiceFinder, Watch, __version__, _close_all
 
 # Live finders are closed before the interpreter shuts down, so no callback runs then.
 atexit.register(_close_all)
@@ -27,10 +27,13 @@ __all__ = [
     "Change",
     "ClosedError",
     "DeadlineExceededError",
+    "Instance",
+    "Instances",
     "InternalError",
     "InvalidArgumentError",
     "InvalidValueError",
     "PermissionDeniedError",
+    "Registration",
     "ServiceFinder",
     "TurtleError",
     "UnavailableError",

@@ -1,10 +1,10 @@
 """Type stubs of the native module turtle_finder._native."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, final
 
-__all__ = ["Change", "ServiceFinder", "Watch", "__version__", "_close_all"]
+__all__ = ["Change", "Instance", "Instances", "Registration", "ServiceFinder", "Watch", "__version__", "_close_all"]
 __version__: str
 
 def _close_all(timeout: float = 2.0) -> None: ...
@@ -22,6 +22,48 @@ class Change:
     def kind(self) -> Literal["initial", "put", "delete", "reset"]: ...
     @property
     def skipped(self) -> int: ...
+
+@final
+class Instance:
+    @property
+    def id(self) -> str: ...
+    @property
+    def addr(self) -> str: ...
+    @property
+    def metadata(self) -> Any: ...
+    @property
+    def revision(self) -> int: ...
+
+@final
+class Instances:
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Instance]: ...
+    def __getitem__(self, index: int) -> Instance: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def malformed(self) -> list[tuple[str, str]]: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def kind(self) -> Literal["initial", "put", "delete", "reset"]: ...
+
+@final
+class Registration:
+    def close(self) -> None: ...
+    @property
+    def state(self) -> Literal["registered", "reregistering", "lost", "closed"]: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def lease_id(self) -> int: ...
+    @property
+    def ttl(self) -> float: ...
+    def __enter__(self) -> Registration: ...
+    def __exit__(
+        self,
+        *_exc: type[BaseException] | BaseException | TracebackType | None,
+    ) -> bool: ...
 
 @final
 class Watch:
@@ -45,6 +87,7 @@ class ServiceFinder:
         prefix: str | None = None,
         timeout: float | None = None,
         serializable: bool = False,
+        cache: bool = False,
         max_queued_changes: int | None = None,
         max_response_bytes: int | None = None,
         hedge_after: float | None = None,
@@ -67,6 +110,25 @@ class ServiceFinder:
         changes: bool = False,
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
+    def instances(self, name: str, *, timeout: float | None = None) -> Instances: ...
+    def watch_instances(
+        self,
+        name: str,
+        callback: Callable[[Instances], object],
+        *,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> Watch: ...
+    def register(
+        self,
+        name: str,
+        addr: str,
+        ttl: float = 10.0,
+        metadata: Any = None,
+        *,
+        instance_id: str | None = None,
+        on_state: Callable[[str], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> Registration: ...
     def close(self, *, timeout: float | None = None) -> bool: ...
     @property
     def closed(self) -> bool: ...

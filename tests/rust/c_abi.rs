@@ -121,6 +121,11 @@ fn c_bad_input_under_sanitizers() {
 }
 
 #[test]
+fn c_registration_instances_and_cache_under_sanitizers() {
+    run_c_test("services");
+}
+
+#[test]
 fn c_values_of_any_bytes_and_size_under_sanitizers() {
     run_c_test("values");
 }

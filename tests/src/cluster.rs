@@ -302,6 +302,16 @@ impl Cluster {
         }
     }
 
+    /// Waits until every running member but `skip` answers and knows a leader (after
+    /// `skip` was killed: the others elected a new leader).
+    pub fn wait_all_ready_but(&mut self, skip: usize) {
+        for i in (0..self.len()).filter(|&i| i != skip) {
+            if let Err(e) = self.wait_ready(i, Duration::from_secs(30)) {
+                panic!("member {i} has no leader: {e}");
+            }
+        }
+    }
+
     /// Starts member `i` again on its data and ports, and waits until it is ready.
     pub fn restart(&mut self, i: usize) {
         self.kill(i);

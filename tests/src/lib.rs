@@ -6,11 +6,13 @@
 //!
 //! The `turtle-cluster` binary offers the same to the C and Python tests over stdin/stdout.
 
+mod child;
 mod cluster;
 mod fake;
 mod proxy;
 mod resolver;
 
+pub use child::{role, ChildProcess};
 pub use cluster::{Cluster, ClusterOptions};
 pub use fake::{Fake, FakeMember};
 pub use proxy::{Mode, Proxy};

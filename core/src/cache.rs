@@ -1,0 +1,120 @@
+//! The watch-backed cache: services and instance lists kept in memory by watches of
+//! their own, so a lookup is a local read.
+//!
+//! Readers never take a lock: the maps and the values are swapped whole (`arc-swap`),
+//! written only on the runtime thread as the watches deliver.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use parking_lot::Mutex;
+
+use crate::change::ChangeKind;
+use crate::delivery::{Delivery, Sink};
+use crate::instance::Instances;
+
+/// A cached service value: its bytes (`None` when absent) and revision.
+struct Value {
+    value: Option<Vec<u8>>,
+}
+
+/// One cached name: empty until its watch delivered the first read.
+pub(crate) struct Cached<T> {
+    current: ArcSwapOption<T>,
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Cached {
+            current: ArcSwapOption::empty(),
+        }
+    }
+}
+
+impl Sink for Cached<Value> {
+    fn deliver(&self, d: Delivery) {
+        if let Delivery::Change(c) = d {
+            self.current.store(Some(Arc::new(Value { value: c.value })));
+        }
+    }
+}
+
+impl Sink for Cached<Instances> {
+    fn deliver(&self, d: Delivery) {
+        if let Delivery::Instances(list) = d {
+            self.current.store(Some(Arc::new(list)));
+        }
+    }
+}
+
+/// Names in the cache, by kind.
+type Names<T> = ArcSwap<HashMap<String, Arc<Cached<T>>>>;
+
+/// The cache of one client.
+#[derive(Default)]
+pub(crate) struct Cache {
+    services: Names<Value>,
+    instances: Names<Instances>,
+    /// Serializes additions (each copies a map); lookups never take it.
+    adding: Mutex<()>,
+}
+
+/// Adds `name` to `names` unless there; the new entry when added (its watch is to start).
+fn add<T>(names: &Names<T>, lock: &Mutex<()>, name: &str) -> Option<Arc<Cached<T>>> {
+    let _adding = lock.lock();
+    if names.load().contains_key(name) {
+        return None;
+    }
+    let entry = Arc::new(Cached::default());
+    let mut next = HashMap::clone(&names.load());
+    next.insert(name.to_string(), entry.clone());
+    names.store(Arc::new(next));
+    Some(entry)
+}
+
+impl Cache {
+    /// The cached value of service `name`: `None` when not cached (yet); `Some(None)`
+    /// when cached as absent.
+    pub(crate) fn service(&self, name: &str) -> Option<Option<Vec<u8>>> {
+        let names = self.services.load();
+        let current = names.get(name)?.current.load();
+        current.as_ref().map(|v| v.value.clone())
+    }
+
+    /// The cached instances of service `name`, when cached.
+    pub(crate) fn instances(&self, name: &str) -> Option<Instances> {
+        let names = self.instances.load();
+        let current = names.get(name)?.current.load();
+        current.as_ref().map(|list| Instances {
+            kind: ChangeKind::Initial,
+            ..Instances::clone(list)
+        })
+    }
+
+    /// The sink of a new cache entry for service `name`, or `None` when cached already.
+    pub(crate) fn add_service(&self, name: &str) -> Option<Arc<dyn Sink>> {
+        add(&self.services, &self.adding, name).map(|e| e as Arc<dyn Sink>)
+    }
+
+    /// The sink of a new cache entry for the instances of `name`, or `None` when cached.
+    pub(crate) fn add_instances(&self, name: &str) -> Option<Arc<dyn Sink>> {
+        add(&self.instances, &self.adding, name).map(|e| e as Arc<dyn Sink>)
+    }
+
+    /// Forgets a name whose watch could not start, so a later lookup tries again.
+    pub(crate) fn forget_service(&self, name: &str) {
+        let _adding = self.adding.lock();
+        let mut next = HashMap::clone(&self.services.load());
+        next.remove(name);
+        self.services.store(Arc::new(next));
+    }
+
+    /// [`Cache::forget_service`] for instances.
+    pub(crate) fn forget_instances(&self, name: &str) {
+        let _adding = self.adding.lock();
+        let mut next = HashMap::clone(&self.instances.load());
+        next.remove(name);
+        self.instances.store(Arc::new(next));
+    }
+}

@@ -1,0 +1,87 @@
+//! What flows from the I/O side to a watch's consumer: deliveries, and the sinks that
+//! take them.
+
+use crate::change::{Change, ChangeKind};
+use crate::error::Error;
+use crate::instance::{InstanceSet, Instances, RegistrationState};
+
+/// One key as a prefix watch sees it: its value (`None` once deleted) and the revision
+/// it was last written (or deleted) at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyValue {
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) revision: i64,
+}
+
+/// What a watch's consumer receives: a change, or an error that it should know of
+/// (the watch itself goes on retrying).
+#[derive(Debug, Clone)]
+pub(crate) enum Delivery {
+    Change(Change),
+    Error(Error),
+    /// A prefix watch's events from one etcd response, in order: the changes of one
+    /// transaction come together.
+    Events(Vec<KeyValue>),
+    /// A prefix watch's whole range as read at a revision: its start, or a reset.
+    Snapshot(Vec<KeyValue>, i64, ChangeKind),
+    /// A full list of a service's instances (what an instances adapter makes of the two
+    /// above).
+    Instances(Instances),
+    /// A registration's state changed.
+    Registration(RegistrationState),
+}
+
+/// Where a watch's deliveries go: a dispatcher slot (blocking finder) or an async stream.
+/// `deliver` is called on the runtime thread and must not block.
+pub(crate) trait Sink: Send + Sync {
+    fn deliver(&self, d: Delivery);
+}
+
+/// Makes full instance lists of a prefix watch's snapshots and events, for `out`.
+/// `deliver` runs on the runtime thread only, so its lock is never contended.
+pub(crate) struct InstancesSink {
+    set: parking_lot::Mutex<InstanceSet>,
+    out: std::sync::Arc<dyn Sink>,
+}
+
+impl InstancesSink {
+    /// An adapter for the instances of `service`, whose keys start with `prefix_len`
+    /// bytes of `<prefix><service>/`.
+    pub(crate) fn new(service: &str, prefix_len: usize, out: std::sync::Arc<dyn Sink>) -> Self {
+        InstancesSink {
+            set: parking_lot::Mutex::new(InstanceSet::new(service, prefix_len)),
+            out,
+        }
+    }
+}
+
+impl Sink for InstancesSink {
+    fn deliver(&self, d: Delivery) {
+        let list = match d {
+            Delivery::Snapshot(kvs, revision, kind) => {
+                let mut set = self.set.lock();
+                set.clear();
+                for kv in &kvs {
+                    set.apply(&kv.key, kv.value.as_deref(), kv.revision);
+                }
+                set.list(revision, kind)
+            }
+            Delivery::Events(events) => {
+                let mut set = self.set.lock();
+                for kv in &events {
+                    set.apply(&kv.key, kv.value.as_deref(), kv.revision);
+                }
+                let last = events.last().expect("a response with events");
+                let kind = if last.value.is_some() {
+                    ChangeKind::Put
+                } else {
+                    ChangeKind::Delete
+                };
+                set.list(last.revision, kind)
+            }
+            other => return self.out.deliver(other),
+        };
+        self.out.deliver(Delivery::Instances(list));
+    }
+}
