@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use turtle_finder::{Config, ServiceFinder};
 use turtle_tests::Cluster;
 
-use crate::measure::{cpu, line, measure};
+use crate::measure::{cpu, line, measure, ratio};
 
 /// A finder with the cache on, with "cdd" cached (its watch delivered the first read).
 fn cached_finder(cluster: &Cluster) -> Arc<ServiceFinder> {
@@ -51,8 +51,13 @@ pub fn lookups(cluster: &Cluster, uncached_n: usize) {
     );
     line(
         "cached ServiceFinder::get_service, one thread",
-        format!("{:.0} ns, {:.0?} CPU", per(&one), one.cpu_per_op),
-        Some((per(&one) / per(&uncached), "≤ 1 µs per lookup")),
+        format!(
+            "{:.0} ns, {:.0?} CPU ({:.0}× less CPU than through etcd)",
+            per(&one),
+            one.cpu_per_op,
+            ratio(uncached.cpu_per_op, one.cpu_per_op)
+        ),
+        Some((per(&one) / 1e3, "≤ 1 µs per lookup (ratio: µs)")),
     );
     let threads = 8;
     let t = Instant::now();

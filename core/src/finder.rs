@@ -104,11 +104,12 @@ impl ServiceFinder {
         opts: ReadOptions,
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Option<Vec<u8>>> {
-        let client = self.shared.usable()?;
-        // A cached name is read on the caller's thread: no hand-off, no RPC.
-        if let Some(cached) = client.cached_service(name)? {
+        // A cached name is read on the caller's thread: no hand-off, no RPC, and no
+        // count of a shared reference touched (which threads would fight over).
+        if let Some(cached) = self.shared.usable()?.cached_service(name)? {
             return Ok(cached);
         }
+        let client = self.shared.usable()?.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
             async move { client.get_service_bytes(&name, opts).await },
@@ -130,10 +131,10 @@ impl ServiceFinder {
         opts: ReadOptions,
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Instances> {
-        let client = self.shared.usable()?;
-        if let Some(cached) = client.cached_instances(name)? {
+        if let Some(cached) = self.shared.usable()?.cached_instances(name)? {
             return Ok(cached);
         }
+        let client = self.shared.usable()?.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
             async move { client.instances_with(&name, opts).await },
@@ -179,7 +180,7 @@ impl ServiceFinder {
     /// key stays while this finder runs, kept alive on its runtime thread, until the
     /// registration or the finder is closed.
     pub fn register(&self, name: &str, addr: &str, opts: RegisterOptions) -> Result<Registration> {
-        let client = self.shared.usable()?;
+        let client = self.shared.usable()?.clone();
         let (name, addr) = (name.to_string(), addr.to_string());
         (self.shared.runtime)
             .block(async move { client.register_to(&name, &addr, &opts, None).await })
@@ -200,7 +201,7 @@ impl ServiceFinder {
         S: FnMut(RegistrationState) + Send + 'static,
         E: FnMut(&Error) + Send + 'static,
     {
-        let client = self.shared.usable()?;
+        let client = self.shared.usable()?.clone();
         // The slot lets itself go once the registration reported it closed.
         let me: Arc<OnceLock<Weak<Slot>>> = Arc::default();
         let mine = me.clone();
@@ -291,7 +292,7 @@ impl ServiceFinder {
         F: FnMut(&Delivery) + Send + 'static,
         E: FnMut(&Error) + Send + 'static,
     {
-        let client = self.shared.usable()?;
+        let client = self.shared.usable()?.clone();
         let last_error: Arc<Mutex<Option<Error>>> = Arc::default();
         let last = last_error.clone();
         let callback = move |d| match d {
@@ -403,7 +404,7 @@ impl Shared {
     }
 
     /// The client, unless closed or forked away from.
-    fn usable(&self) -> Result<Client> {
+    fn usable(&self) -> Result<&Client> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::closed());
         }
@@ -413,7 +414,7 @@ impl Shared {
                 "this finder was made in the parent process before fork(); make a new one in the child",
             ));
         }
-        Ok(self.client.clone())
+        Ok(&self.client)
     }
 
     fn cancel(&self, id: i64, slot: &Slot) {
