@@ -381,3 +381,33 @@ fn the_cache_answers_while_the_leader_is_killed() {
     assert_eq!(errors.load(Ordering::SeqCst), 0);
     assert!(lookups.load(Ordering::SeqCst) > 1000);
 }
+
+#[test]
+fn the_async_client_registers_lists_and_streams_instances() {
+    let c = Cluster::start();
+    // A multi-thread runtime: the registration's task runs while the test blocks on it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = Config::new(c.endpoints()).unwrap();
+    let client = rt.block_on(turtle_finder::Client::connect(cfg)).unwrap();
+    let mut stream = rt
+        .block_on(client.watch_instances("async-web", turtle_finder::WatchOptions::initial()))
+        .unwrap();
+    let next = |s: &mut turtle_finder::InstancesStream| {
+        rt.block_on(async { tokio::time::timeout(WAIT, s.next()).await })
+            .expect("a list in time")
+            .unwrap()
+            .unwrap()
+    };
+    assert!(next(&mut stream).instances.is_empty());
+    let reg = rt
+        .block_on(client.register("async-web", "10.5.0.1:80", ttl(5)))
+        .unwrap();
+    assert_eq!(addrs(&next(&mut stream)), ["10.5.0.1:80"]);
+    let listed = rt.block_on(client.instances("async-web")).unwrap();
+    assert_eq!(addrs(&listed), ["10.5.0.1:80"]);
+    rt.block_on(reg.close_async());
+    assert_eq!(reg.state(), RegistrationState::Closed);
+    assert!(next(&mut stream).instances.is_empty(), "revoked at once");
+    stream.cancel();
+    assert!(rt.block_on(stream.next()).is_none());
+}
