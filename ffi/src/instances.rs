@@ -3,13 +3,13 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
-use ::turtle_finder::{Error, Instances, ReadOptions};
+use ::turtle_finder::{Instances, ReadOptions, ServiceFinder};
 
 use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{deadline_of, turtle_finder, FINDERS};
-use crate::status::{c_string, turtle_status, FfiError};
+use crate::status::{c_string, turtle_status};
 use crate::userdata::{error_callback, turtle_error_cb, turtle_release_cb, UserData};
-use crate::watch::{kind_of, options, turtle_change_kind, turtle_watch, WATCHES};
+use crate::watch::{kind_of, make_watch, turtle_change_kind, turtle_watch};
 
 /// One registered instance. Its strings live as long as the list that holds it.
 #[repr(C)]
@@ -170,23 +170,19 @@ pub unsafe extern "C" fn turtle_watch_instances(
         ptr: user_data,
         release,
     });
-    guard(move || {
-        let f = FINDERS.get(finder, "finder")?;
-        // SAFETY: caller contract.
-        let name = unsafe { arg_str(name, "name") }?;
-        // SAFETY: caller contract.
-        let out = unsafe { arg_out(out, "out") }?;
-        let on_change =
-            on_change.ok_or_else(|| FfiError::invalid("argument `on_change` is NULL"))?;
-        let opts = options(flags)?;
-        let error: Box<dyn FnMut(&Error) + Send> = Box::new(error_callback(on_error, data.clone()));
-        let each = move |list: &Instances| {
-            let view = owned(list);
-            // SAFETY: the caller's callback with its own user_data; `view` outlives the call.
-            unsafe { on_change(data.ptr, &view.view) };
+    let start =
+        |f: &ServiceFinder,
+         name: &str,
+         opts,
+         on_change: unsafe extern "C" fn(*mut c_void, *const turtle_instances)| {
+            let error = error_callback(on_error, data.clone());
+            let each = move |list: &Instances| {
+                let view = owned(list);
+                // SAFETY: the caller's callback with its own user_data; `view` outlives the call.
+                unsafe { on_change(data.ptr, &view.view) };
+            };
+            f.watch_instances_interruptible(name, opts, each, error, &|| false)
         };
-        let watch = f.watch_instances_interruptible(name, opts, each, error, &|| false)?;
-        *out = WATCHES.insert(watch);
-        Ok(())
-    })
+    // SAFETY: caller contract.
+    guard(move || unsafe { make_watch(finder, name, flags, on_change, out, start) })
 }

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use ::turtle_finder::{Change, ChangeKind, Error, Watch, WatchOptions};
+use ::turtle_finder::{Change, ChangeKind, Error, ServiceFinder, Watch, WatchOptions};
 
 use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{turtle_finder, FINDERS};
@@ -143,19 +143,35 @@ pub unsafe extern "C" fn turtle_watch_service(
         ptr: user_data,
         release,
     });
-    guard(move || {
-        let f = FINDERS.get(finder, "finder")?;
-        // SAFETY: caller contract.
-        let name = unsafe { arg_str(name, "name") }?;
-        // SAFETY: caller contract.
-        let out = unsafe { arg_out(out, "out") }?;
-        let on_change =
-            on_change.ok_or_else(|| FfiError::invalid("argument `on_change` is NULL"))?;
-        let opts = options(flags)?;
+    let start = |f: &ServiceFinder, name: &str, opts, on_change| {
         let (change, error) = callbacks(on_change, on_error, data);
-        *out = WATCHES.insert(f.watch_service_with(name, opts, change, error)?);
-        Ok(())
-    })
+        f.watch_service_with(name, opts, change, error)
+    };
+    // SAFETY: caller contract.
+    guard(move || unsafe { make_watch(finder, name, flags, on_change, out, start) })
+}
+
+/// What the watch-making calls share: the finder, the name, the options of `flags` and
+/// a callback that is there; then the watch `start` makes, stored in `*out`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string; `out` is NULL or writable.
+pub(crate) unsafe fn make_watch<C>(
+    finder: *mut turtle_finder,
+    name: *const c_char,
+    flags: u32,
+    on_change: Option<C>,
+    out: *mut *mut turtle_watch,
+    start: impl FnOnce(&ServiceFinder, &str, WatchOptions, C) -> Result<Watch, Error>,
+) -> Result<(), FfiError> {
+    let f = FINDERS.get(finder, "finder")?;
+    // SAFETY: caller contract.
+    let name = unsafe { arg_str(name, "name") }?;
+    // SAFETY: caller contract.
+    let out = unsafe { arg_out(out, "out") }?;
+    let on_change = on_change.ok_or_else(|| FfiError::invalid("argument `on_change` is NULL"))?;
+    *out = WATCHES.insert(start(&f, name, options(flags)?, on_change)?);
+    Ok(())
 }
 
 /// Cancels a watch: once this returns its callbacks never run again (it waits for a

@@ -1,18 +1,16 @@
 """Defects found by probing (issue 8), from Python: finders whose callbacks cancel or close
-each other, a callback that never returns (the seed's own program on a delete), Ctrl-C
-during a watch's set-up, sys.exit() in the first callback, finders kept alive by their own
+each other, a callback that never returns (the seed's own program on a delete; Ctrl-C
+during a watch's set-up is in test_process.py), sys.exit() in the first callback, finders kept alive by their own
 callbacks, and errors that must name things (or must not: credentials)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,41 +122,6 @@ def test_exit_with_a_callback_that_never_returns(cluster: Cluster) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "in the callback"
     assert "RuntimeWarning" in r.stderr and "did not return" in r.stderr, r.stderr
-
-
-def test_ctrl_c_interrupts_a_watch_set_up_blocked_on_hung_members(fresh_cluster: Cluster) -> None:
-    code = textwrap.dedent(
-        """
-        import time, turtle_finder as tf
-        sf = tf.ServiceFinder(timeout=30)
-        try:
-            print("ready", flush=True)
-            sf.watch_service("cdd", print)
-            print("returned", flush=True)
-        except KeyboardInterrupt:
-            print(f"interrupted {time.monotonic()}", flush=True)
-        """
-    )
-    for i in range(3):
-        fresh_cluster.stop(i)
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=fresh_cluster.env, stdout=subprocess.PIPE, text=True)
-        out = Lines(proc)
-        assert out.get(timeout=20) == "ready"
-        stat = Path(f"/proc/{proc.pid}/stat")
-        deadline = time.monotonic() + 10
-        while stat.read_text().rsplit(")", 1)[1].split()[0] != "S":
-            assert time.monotonic() < deadline, "child never blocked"
-        sent = time.monotonic()
-        os.kill(proc.pid, signal.SIGINT)
-        line = out.get(timeout=10)
-        assert line.startswith("interrupted"), line
-        assert float(line.split()[1]) - sent < 0.5
-        assert proc.wait(timeout=10) == 0
-        out.join()
-    finally:
-        for i in range(3):
-            fresh_cluster.cont(i)
 
 
 def test_sys_exit_in_the_first_callback_of_an_initial_watch_ends_it(cluster: Cluster) -> None:

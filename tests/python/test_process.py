@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import turtle_finder as tf
 from conftest import ROOT, Cluster, run_python
 
@@ -74,17 +75,19 @@ def test_the_seeds_program_runs_unchanged(cluster: Cluster) -> None:
         out.join()
 
 
-def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster) -> None:
+@pytest.mark.parametrize("call", ['sf.get_service("cdd", timeout=30)', 'sf.watch_service("cdd", print)'])
+def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster, call: str) -> None:
+    """A lookup, and a watch's set-up (its initial read), both end on Ctrl-C."""
     code = textwrap.dedent(
-        """
+        f"""
         import sys, time, turtle_finder as tf
-        sf = tf.ServiceFinder()
+        sf = tf.ServiceFinder(timeout=30)
         try:
             print("ready", flush=True)
-            sf.get_service("cdd", timeout=30)
+            {call}
             print("returned", flush=True)
         except KeyboardInterrupt:
-            print(f"interrupted {time.monotonic()}", flush=True)
+            print(f"interrupted {{time.monotonic()}}", flush=True)
         """
     )
     for i in range(3):
@@ -115,7 +118,8 @@ def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster
 def test_exit_with_live_watches_50_times(cluster: Cluster) -> None:
     code = textwrap.dedent(
         """
-        import turtle_finder as tf
+        import pytest
+import turtle_finder as tf
         sf = tf.ServiceFinder()
         for name in ["py-exit-a", "py-exit-b", "py-exit-c"]:
             sf.watch_service(name, lambda v: None, initial=True)
