@@ -118,8 +118,7 @@ def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster
 def test_exit_with_live_watches_50_times(cluster: Cluster) -> None:
     code = textwrap.dedent(
         """
-        import pytest
-import turtle_finder as tf
+        import turtle_finder as tf
         sf = tf.ServiceFinder()
         for name in ["py-exit-a", "py-exit-b", "py-exit-c"]:
             sf.watch_service(name, lambda v: None, initial=True)
