@@ -103,7 +103,7 @@ impl Client {
     pub async fn connect(config: Config) -> Result<Client> {
         config.check()?;
         let cache = config.cache.then(Arc::default);
-        let pool = Arc::new(Pool::new(Arc::new(config)).await?);
+        let pool = Pool::new(Arc::new(config)).await?;
         let hub = Hub::start(pool.clone());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -340,7 +340,7 @@ impl Client {
 
     /// The member requests go to first (the one serving lookups while it answers).
     pub fn preferred_member(&self) -> Endpoint {
-        self.inner.pool.preferred().clone()
+        self.inner.pool.preferred()
     }
 
     /// Each member's health as the pool sees it.

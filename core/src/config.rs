@@ -4,6 +4,36 @@ use std::time::Duration;
 
 use crate::endpoints::{self, Endpoint};
 use crate::error::{Error, Result};
+use crate::security::{Credentials, Pem, Secret, Tls};
+
+/// The environment variables of [`Config::from_env`].
+pub const CA_FILE_ENV: &str = "TURTLE_CA_FILE";
+/// See [`CA_FILE_ENV`].
+pub const CERT_FILE_ENV: &str = "TURTLE_CERT_FILE";
+/// See [`CA_FILE_ENV`].
+pub const KEY_FILE_ENV: &str = "TURTLE_KEY_FILE";
+/// See [`CA_FILE_ENV`].
+pub const SERVER_NAME_ENV: &str = "TURTLE_SERVER_NAME";
+/// See [`CA_FILE_ENV`].
+pub const USER_ENV: &str = "TURTLE_USER";
+/// See [`CA_FILE_ENV`].
+pub const PASSWORD_ENV: &str = "TURTLE_PASSWORD";
+/// See [`CA_FILE_ENV`].
+pub const DISCOVERY_SRV_ENV: &str = "TURTLE_DISCOVERY_SRV";
+/// See [`CA_FILE_ENV`].
+pub const NAME_SERVER_ENV: &str = "TURTLE_NAME_SERVER";
+
+/// An environment variable: `None` when unset or empty; an error when not UTF-8.
+fn env(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::invalid(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
 
 /// How a lookup is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +83,12 @@ pub struct Config {
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) probe_backoff: (Duration, Duration),
     pub(crate) cache: bool,
+    pub(crate) tls: Tls,
+    pub(crate) auth: Option<Credentials>,
+    /// The domain whose SRV records name the members.
+    pub(crate) discovery: Option<String>,
+    pub(crate) name_server: Option<std::net::SocketAddr>,
+    pub(crate) auto_sync: Option<Duration>,
 }
 
 /// The longest duration any setting accepts: far beyond any sensible value, and far from
@@ -74,9 +110,69 @@ impl Config {
         Ok(Config::defaults(endpoints::parse_list(&items)?))
     }
 
-    /// Settings for the endpoints in `TURTLE_ENDPOINTS`, or `127.0.0.1:2379` when unset.
+    /// Settings from the environment: the endpoints in `TURTLE_ENDPOINTS` (or the members
+    /// the DNS SRV records of `TURTLE_DISCOVERY_SRV` name, or `127.0.0.1:2379`), and the
+    /// security settings of [`Config::with_security_from_env`].
     pub fn from_env() -> Result<Config> {
-        Ok(Config::defaults(endpoints::from_env()?))
+        let discovery = env(DISCOVERY_SRV_ENV)?;
+        let cfg = match (&discovery, std::env::var_os(endpoints::ENDPOINTS_ENV)) {
+            (Some(domain), None) => Config::discover(domain)?,
+            _ => Config::defaults(endpoints::from_env()?),
+        };
+        cfg.with_security_from_env()
+    }
+
+    /// Settings whose members are found by DNS SRV records of `domain`, as etcdctl's
+    /// `--discovery-srv` finds them: `_etcd-client-ssl._tcp.<domain>` (https) and
+    /// `_etcd-client._tcp.<domain>` (http), read when a finder is made, and again when
+    /// every known member fails. The system's resolver is asked unless
+    /// [`Config::with_name_server`] says another.
+    pub fn discover(domain: &str) -> Result<Config> {
+        let domain = domain.trim();
+        if domain.is_empty() || domain.contains(['/', ' ', '\0', ':']) {
+            return Err(Error::invalid(format!(
+                "discovery domain {domain:?} is not a domain name"
+            )));
+        }
+        let mut cfg = Config::defaults(Vec::new());
+        cfg.discovery = Some(domain.to_string());
+        Ok(cfg)
+    }
+
+    /// The security settings of the environment, where set: `TURTLE_CA_FILE`,
+    /// `TURTLE_CERT_FILE` with `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER` with
+    /// `TURTLE_PASSWORD`, and `TURTLE_NAME_SERVER` (the name server of SRV discovery).
+    /// `from_env` applies them; the C and Python faces apply them before their own
+    /// arguments.
+    pub fn with_security_from_env(mut self) -> Result<Config> {
+        if let Some(ca) = env(CA_FILE_ENV)? {
+            self = self.with_ca_file(ca);
+        }
+        match (env(CERT_FILE_ENV)?, env(KEY_FILE_ENV)?) {
+            (Some(cert), Some(key)) => self = self.with_client_cert(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{CERT_FILE_ENV} and {KEY_FILE_ENV} go together"
+                )))
+            }
+        }
+        if let Some(name) = env(SERVER_NAME_ENV)? {
+            self = self.with_server_name(name);
+        }
+        match (env(USER_ENV)?, std::env::var(PASSWORD_ENV)) {
+            (Some(user), Ok(password)) => self = self.with_auth(user, password)?,
+            (None, Err(_)) => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{USER_ENV} and {PASSWORD_ENV} go together"
+                )))
+            }
+        }
+        if let Some(ns) = env(NAME_SERVER_ENV)? {
+            self = self.with_name_server(&ns)?;
+        }
+        Ok(self)
     }
 
     fn defaults(endpoints: Vec<Endpoint>) -> Config {
@@ -98,10 +194,16 @@ impl Config {
             retry_backoff: (ms(20), ms(500)),
             probe_backoff: (ms(100), ms(2000)),
             cache: false,
+            tls: Tls::default(),
+            auth: None,
+            discovery: None,
+            name_server: None,
+            auto_sync: None,
         }
     }
 
     /// The members, in the order given.
+    /// (Empty when they are found by DNS SRV discovery.)
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }
@@ -131,6 +233,77 @@ impl Config {
     /// behind it (see the README), and it answers while the cluster has no leader.
     pub fn with_cache(mut self, on: bool) -> Config {
         self.cache = on;
+        self
+    }
+
+    /// Verifies `https://` members against the CA certificates in this PEM file (read
+    /// when a finder is made; a file that cannot be read is an `InvalidArgument` naming
+    /// it). Without one, the system's roots are used.
+    pub fn with_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Config {
+        self.tls.ca = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// [`Config::with_ca_file`] with the PEM text itself.
+    pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Config {
+        self.tls.ca = Some(Pem::Text(pem.into()));
+        self
+    }
+
+    /// Presents this client certificate and key (PEM files) to `https://` members, for
+    /// clusters started with `--client-cert-auth`.
+    pub fn with_client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Config {
+        self.tls.client = Some((Pem::File(cert.into()), Pem::File(key.into())));
+        self
+    }
+
+    /// The name the members' certificates must carry, when not the endpoints' host.
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Config {
+        self.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// Authenticates as `user` on a cluster with auth enabled. The token is obtained on
+    /// first use and renewed without the caller noticing when etcd says it expired; wrong
+    /// credentials are a `PermissionDenied` error. The password never appears in errors,
+    /// logs or `Debug`.
+    pub fn with_auth(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Result<Config> {
+        let user = user.into();
+        if user.is_empty() || user.contains('\0') {
+            return Err(Error::invalid("user name is empty or contains a NUL byte"));
+        }
+        self.auth = Some(Credentials {
+            user,
+            password: Secret(password.into()),
+        });
+        Ok(self)
+    }
+
+    /// The name server SRV discovery asks (`host:port`, an IP address; default: the
+    /// system's resolver).
+    pub fn with_name_server(mut self, addr: &str) -> Result<Config> {
+        let parsed: std::net::SocketAddr = addr.parse().map_err(|_| {
+            Error::invalid(format!(
+                "name server {addr:?} is not an IP address and port"
+            ))
+        })?;
+        self.name_server = Some(parsed);
+        Ok(self)
+    }
+
+    /// Asks the cluster for its member list every `interval` and after a request found
+    /// no member answering (default: off, as etcd's Go client): members added to the
+    /// cluster join the pool, removed ones leave it.
+    pub fn with_auto_sync(mut self, interval: Duration) -> Config {
+        self.auto_sync = Some(interval);
         self
     }
 
@@ -235,6 +408,9 @@ impl Config {
     /// zero) and at most [`MAX_DURATION`], every backoff's minimum at most its maximum.
     /// Clients and finders run this when they are made.
     pub fn check(&self) -> Result<()> {
+        if self.endpoints.is_empty() && self.discovery.is_none() {
+            return Err(Error::invalid("no endpoints given"));
+        }
         let positive = [
             ("deadline", self.deadline),
             ("hedge_after", self.hedge_after),

@@ -239,6 +239,10 @@ fn classify_answer(status: &tonic::Status) -> Failure {
             ErrorKind::PermissionDenied,
             format!("the cluster requires authentication ({msg})"),
         )),
+        // Wrong user or password: etcd's words, and no retry.
+        Code::InvalidArgument if msg.contains("authentication failed") => {
+            Failure::Final(Error::new(ErrorKind::PermissionDenied, msg))
+        }
         Code::InvalidArgument
         | Code::OutOfRange
         | Code::FailedPrecondition

@@ -16,7 +16,8 @@ use crate::config::Consistency;
 use crate::delivery::{Delivery, KeyValue, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{classify, is_too_large, Error, ErrorKind, Failure, Result};
-use crate::pool::{backoff, Member, Pool};
+use crate::member::Member;
+use crate::pool::{backoff, Pool};
 
 /// A watch as the hub keeps it.
 pub(crate) struct Entry {
@@ -61,6 +62,7 @@ impl Hub {
             pauses,
             failed_in_row: 0,
             cluster_id: None,
+            reauth_at: None,
         };
         tokio::spawn(task.run());
         Hub { tx, serving }
@@ -85,6 +87,8 @@ impl Hub {
 enum Outcome {
     Shutdown,
     Idle,
+    /// The stream's auth token may have expired: a new stream, with a fresh token.
+    Renew,
     /// The revisions the watches resume from are no longer the cluster's (it was
     /// replaced or restored): every watch is read anew before the next stream.
     Resync(String),
@@ -108,6 +112,8 @@ struct HubTask {
     failed_in_row: usize,
     /// The id of the cluster the watches' revisions belong to, once a stream said it.
     cluster_id: Option<u64>,
+    /// When a denied watch last made the hub renew its auth token.
+    reauth_at: Option<Instant>,
 }
 
 impl HubTask {
@@ -120,7 +126,7 @@ impl HubTask {
             *self.serving.lock() = None;
             match outcome {
                 Outcome::Shutdown => return,
-                Outcome::Idle => {}
+                Outcome::Idle | Outcome::Renew => {}
                 Outcome::Resync(reason) => self.flag_all(&reason),
                 Outcome::Failed { reason, served } => {
                     if is_too_large(&reason) {
@@ -319,7 +325,11 @@ impl<'h> Session<'h> {
         let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
         let mut client = member.watch.clone();
         let key = hub.watches[&ids[0]].key.clone();
-        let stream = match timeout(open_limit, client.watch(key, Some(first))).await {
+        let open = async {
+            hub.pool.ensure_token(member).await?;
+            client.watch(key, Some(first)).await
+        };
+        let stream = match timeout(open_limit, open).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return failed(reason_of(&e), false),
             Err(_) => {
@@ -439,8 +449,7 @@ impl<'h> Session<'h> {
                 self.last_heard = Instant::now();
                 self.served = true;
                 self.check_cluster(&resp)?;
-                self.on_response(resp);
-                Ok(())
+                self.on_response(resp)
             }
             Ok(None) => Err(self.failed("the member ended the watch stream".into())),
             Err(e) => Err(self.failed(reason_of(&e))),
@@ -511,25 +520,26 @@ impl<'h> Session<'h> {
     }
 
     /// Delivers one response's events, or starts the recovery of a cancelled watch.
-    fn on_response(&mut self, resp: WatchResponse) {
+    fn on_response(&mut self, resp: WatchResponse) -> Step {
         let Some(id) = self.ids.watch_of(resp.watch_id()) else {
-            return;
+            return Ok(());
         };
         if !self.hub.watches.contains_key(&id) {
-            return;
+            return Ok(());
         }
         if resp.canceled() {
-            self.on_cancelled(id, &resp);
+            return self.on_cancelled(id, &resp);
         } else if resp.created() {
             self.check_created(id, &resp);
         } else if let Some(entry) = self.hub.watches.get_mut(&id) {
             deliver_events(entry, &resp);
         }
+        Ok(())
     }
 
     /// etcd ended watch `id`: compacted history is read anew at once; any other reason
     /// (e.g. a permission lost) is reported and retried after `watch_retry_delay`.
-    fn on_cancelled(&self, id: i64, resp: &WatchResponse) {
+    fn on_cancelled(&mut self, id: i64, resp: &WatchResponse) -> Step {
         let entry = &self.hub.watches[&id];
         let pool = self.hub.pool.clone();
         if resp.compact_revision() > 0 {
@@ -541,9 +551,20 @@ impl<'h> Session<'h> {
                 Duration::ZERO,
                 self.resets.clone(),
             );
-            return;
+            return Ok(());
         }
         let reason = resp.cancel_reason();
+        // With auth on, a denied watch may only mean the stream's token expired: a new
+        // stream gets a fresh one (once in a while: a real denial is then reported).
+        let recently = self
+            .hub
+            .reauth_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10));
+        if reason.contains("permission denied") && self.hub.pool.has_auth() && !recently {
+            self.hub.reauth_at = Some(Instant::now());
+            self.hub.pool.forget_token();
+            return Err(Outcome::Renew);
+        }
         let kind = if reason.contains("permission") {
             ErrorKind::PermissionDenied
         } else {
@@ -558,6 +579,7 @@ impl<'h> Session<'h> {
             .deliver(Delivery::Error(Error::new(kind, message)));
         let delay = pool.cfg.watch_retry_delay;
         spawn_read(pool, id, entry, ReadFor::Reset, delay, self.resets.clone());
+        Ok(())
     }
 
     /// A fresh read arrived: delivers it as a reset (or the error of reading) and creates

@@ -2,104 +2,37 @@
 //! hedged retries across members inside a deadline, and background re-probes.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use parking_lot::Mutex;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::sync::Notify;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
 
+use crate::auth::{token_refused, Auth};
 use crate::config::{Config, Consistency};
 use crate::delivery::KeyValue;
+use crate::discovery::{self, Discovery};
 use crate::endpoints::Endpoint;
 use crate::error::{classify, Attempt, Error, ErrorKind, Failure, Result};
-
-/// The health of one member as the pool last saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberHealth {
-    /// The member's endpoint as configured.
-    pub endpoint: String,
-    /// False from a failed attempt until a background probe succeeds.
-    pub healthy: bool,
-    /// Why the member was last marked unhealthy, if it ever was.
-    pub last_error: Option<String>,
-}
-
-/// One etcd member: its pooled connection and its health.
-pub(crate) struct Member {
-    pub(crate) index: usize,
-    pub(crate) endpoint: Endpoint,
-    /// Unary requests; no require-leader, so serializable reads work without a leader.
-    pub(crate) kv: etcd_client::KvClient,
-    /// Same connection, with etcd's require-leader metadata: a member that loses its
-    /// leader ends our watch stream instead of keeping it silently idle.
-    pub(crate) watch: etcd_client::WatchClient,
-    pub(crate) maintenance: etcd_client::MaintenanceClient,
-    /// Leases of registrations.
-    pub(crate) lease: etcd_client::LeaseClient,
-    /// Read on every request; the details below are only for reports.
-    unhealthy: AtomicBool,
-    health: Mutex<Health>,
-}
-
-#[derive(Default)]
-struct Health {
-    probing: bool,
-    last_error: Option<String>,
-}
-
-impl Member {
-    /// The member's lazily connected channel and the etcd clients on it.
-    async fn new(index: usize, endpoint: &Endpoint, cfg: &Config) -> Result<Member> {
-        if endpoint.is_tls() {
-            return Err(Error::invalid(format!(
-                "endpoint {endpoint}: TLS is not supported by this build of turtle-finder"
-            )));
-        }
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.url())
-            .map_err(|e| Error::invalid(format!("endpoint {endpoint}: {e}")))?
-            .connect_timeout(cfg.connect_timeout)
-            .http2_keep_alive_interval(cfg.keepalive_interval)
-            .keep_alive_timeout(cfg.keepalive_timeout)
-            .keep_alive_while_idle(true)
-            .tcp_nodelay(true)
-            .connect_lazy();
-        let client = |opts| {
-            let channel = etcd_client::Channel::Tonic(channel.clone());
-            async move {
-                etcd_client::Client::from_channel(channel, opts)
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
-            }
-        };
-        let plain = client(None).await?;
-        let require_leader = etcd_client::ConnectOptions::new().with_require_leader(true);
-        let leader_only = client(Some(require_leader)).await?;
-        Ok(Member {
-            index,
-            endpoint: endpoint.clone(),
-            kv: plain
-                .kv_client()
-                .max_decoding_message_size(cfg.max_response_bytes),
-            maintenance: plain.maintenance_client(),
-            lease: plain.lease_client(),
-            watch: leader_only
-                .watch_client()
-                .max_decoding_message_size(cfg.max_response_bytes),
-            unhealthy: AtomicBool::new(false),
-            health: Mutex::new(Health::default()),
-        })
-    }
-}
+pub use crate::member::MemberHealth;
+use crate::member::{Connector, Member};
 
 /// The members of one client. Requests stick to one member (the preferred) while it
 /// answers, so one connection carries the load and "the member serving" is well defined.
+/// The set of members may change (auto-sync, DNS SRV discovery); a request works on the
+/// set it started with.
 pub(crate) struct Pool {
-    members: Vec<Arc<Member>>,
+    members: ArcSwap<Vec<Arc<Member>>>,
+    /// The preferred member's place in `members`.
     preferred: AtomicUsize,
     pub(crate) cfg: Arc<Config>,
+    connector: Connector,
+    /// Asks the membership task to look the members up again now.
+    look_again: Notify,
 }
 
 /// An endless exponential backoff with jitter from `min` up to `max`.
@@ -113,66 +46,87 @@ pub(crate) fn backoff((min, max): (Duration, Duration)) -> impl Iterator<Item = 
 }
 
 impl Pool {
-    /// Creates the channels; nothing connects until the first request.
-    pub(crate) async fn new(cfg: Arc<Config>) -> Result<Pool> {
-        let mut members = Vec::with_capacity(cfg.endpoints.len());
-        for (index, endpoint) in cfg.endpoints.iter().enumerate() {
-            members.push(Arc::new(Member::new(index, endpoint, &cfg).await?));
+    /// Creates the channels (nothing connects until the first request), after reading the
+    /// TLS files and, with DNS SRV discovery, the members' records.
+    pub(crate) async fn new(cfg: Arc<Config>) -> Result<Arc<Pool>> {
+        let tls = match cfg.tls.is_set() || cfg.endpoints.iter().any(Endpoint::is_tls) {
+            true => Some(cfg.tls.client_config()?),
+            false => None,
+        };
+        if let (true, Some(plain)) = (cfg.tls.is_set(), cfg.endpoints.iter().find(|e| !e.is_tls()))
+        {
+            return Err(Error::invalid(format!(
+                "TLS settings are given but endpoint {plain} is not https://"
+            )));
         }
-        Ok(Pool {
-            members,
+        let auth = cfg.auth.clone().map(|c| Arc::new(Auth::new(c)));
+        let endpoints = match &cfg.discovery {
+            None => cfg.endpoints.clone(),
+            Some(domain) => discovery::resolve(&discovery_of(&cfg, domain), cfg.deadline).await?,
+        };
+        let connector = Connector {
+            cfg: cfg.clone(),
+            tls,
+            auth,
+        };
+        let mut members = Vec::with_capacity(endpoints.len());
+        for endpoint in &endpoints {
+            members.push(Arc::new(connector.member(endpoint).await?));
+        }
+        let pool = Arc::new(Pool {
+            members: ArcSwap::from_pointee(members),
             preferred: AtomicUsize::new(0),
             cfg,
-        })
+            connector,
+            look_again: Notify::new(),
+        });
+        if pool.cfg.auto_sync.is_some() || pool.cfg.discovery.is_some() {
+            tokio::spawn(membership(Arc::downgrade(&pool)));
+        }
+        Ok(pool)
     }
 
     /// Members in the order to try: the preferred first, healthy before unhealthy.
     pub(crate) fn order(&self) -> Vec<Arc<Member>> {
-        let n = self.members.len();
+        let members = self.members.load();
+        let n = members.len();
         let p = self.preferred.load(Ordering::Relaxed) % n;
-        let ring = (0..n).map(|i| &self.members[(p + i) % n]);
-        let (mut ok, bad): (Vec<_>, Vec<_>) = ring
-            .cloned()
-            .partition(|m| !m.unhealthy.load(Ordering::Relaxed));
+        let ring = (0..n).map(|i| &members[(p + i) % n]);
+        let (mut ok, bad): (Vec<_>, Vec<_>) = ring.cloned().partition(|m| m.is_healthy());
         ok.extend(bad);
         ok
     }
 
     /// How many members the pool has (at least one).
     pub(crate) fn member_count(&self) -> usize {
-        self.members.len()
+        self.members.load().len()
     }
 
     /// The endpoint requests go to first.
-    pub(crate) fn preferred(&self) -> &Endpoint {
-        &self.members[self.preferred.load(Ordering::Relaxed) % self.members.len()].endpoint
+    pub(crate) fn preferred(&self) -> Endpoint {
+        let members = self.members.load();
+        members[self.preferred.load(Ordering::Relaxed) % members.len()]
+            .endpoint
+            .clone()
     }
 
     /// Each member's health.
     pub(crate) fn health(&self) -> Vec<MemberHealth> {
-        self.members
-            .iter()
-            .map(|m| {
-                let h = m.health.lock();
-                MemberHealth {
-                    endpoint: m.endpoint.to_string(),
-                    healthy: !m.unhealthy.load(Ordering::Relaxed),
-                    last_error: h.last_error.clone(),
-                }
-            })
-            .collect()
+        self.members.load().iter().map(|m| m.report()).collect()
     }
 
-    pub(crate) fn mark_ok(&self, m: &Member) {
-        self.preferred.store(m.index, Ordering::Relaxed);
-        m.unhealthy.store(false, Ordering::Relaxed);
+    pub(crate) fn mark_ok(&self, m: &Arc<Member>) {
+        if let Some(i) = self.members.load().iter().position(|x| Arc::ptr_eq(x, m)) {
+            self.preferred.store(i, Ordering::Relaxed);
+        }
+        m.set_healthy(true);
     }
 
     /// Takes the member out of the preferred rotation until a background probe answers.
     pub(crate) fn mark_failed(&self, m: &Arc<Member>, reason: &str) {
         let start_probe = {
             let mut h = m.health.lock();
-            m.unhealthy.store(true, Ordering::Relaxed);
+            m.set_healthy(false);
             h.last_error = Some(reason.to_string());
             !std::mem::replace(&mut h.probing, true)
         };
@@ -180,6 +134,78 @@ impl Pool {
             let (pause, limit) = (self.cfg.probe_backoff, self.cfg.connect_timeout);
             tokio::spawn(probe(Arc::downgrade(m), pause, limit));
         }
+    }
+
+    /// Whether auth is on.
+    pub(crate) fn has_auth(&self) -> bool {
+        self.connector.auth.is_some()
+    }
+
+    /// With auth on and no token yet, obtains one through `m` (before a stream opens:
+    /// its token goes with its start).
+    pub(crate) async fn ensure_token(
+        &self,
+        m: &Member,
+    ) -> std::result::Result<(), etcd_client::Error> {
+        match &self.connector.auth {
+            Some(auth) if auth.token().is_none() => auth.renew(&mut m.auth.clone(), &None).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the auth token: the next request obtains a fresh one.
+    pub(crate) fn forget_token(&self) {
+        if let Some(auth) = &self.connector.auth {
+            auth.forget();
+        }
+    }
+
+    /// Replaces the members by those at `endpoints`: the ones already there stay (with
+    /// their connections and health), the others are made, the rest leave. An empty list
+    /// changes nothing.
+    async fn set_members(&self, endpoints: &[Endpoint]) -> Result<()> {
+        if endpoints.is_empty() {
+            return Ok(());
+        }
+        let now = self.members.load_full();
+        let mut next = Vec::with_capacity(endpoints.len());
+        for e in endpoints {
+            match now.iter().find(|m| &m.endpoint == e) {
+                Some(m) => next.push(m.clone()),
+                None => next.push(Arc::new(self.connector.member(e).await?)),
+            }
+        }
+        let same =
+            next.len() == now.len() && next.iter().zip(now.iter()).all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same {
+            self.members.store(Arc::new(next));
+        }
+        Ok(())
+    }
+
+    /// The cluster's members as it lists them: a client URL of each (https when TLS is
+    /// set, else http, else what there is).
+    async fn listed_members(&self) -> Result<Vec<Endpoint>> {
+        let listed = self
+            .run("member_list", self.cfg.deadline, |m| {
+                let mut c = m.cluster.clone();
+                async move { c.member_list().await }
+            })
+            .await?;
+        let tls = self.connector.tls.is_some();
+        let mut out = Vec::new();
+        for member in listed.members() {
+            let urls = member.client_urls();
+            let pick = (urls.iter())
+                .find(|u| u.starts_with("https://") == tls)
+                .or_else(|| urls.first());
+            if let Some(e) = pick.and_then(|u| Endpoint::parse(u).ok()) {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Reads one key: the value with its mod revision, and the read's revision.
@@ -213,7 +239,7 @@ impl Pool {
         if let Some(end) = range_end {
             opts = opts.with_range(end);
         }
-        self.run("get_service", deadline, |m| {
+        let read = self.run("get_service", deadline, |m| {
             let mut kv = m.kv.clone();
             let (key, opts) = (key.to_vec(), opts.clone());
             async move {
@@ -228,8 +254,14 @@ impl Pool {
                     .collect();
                 Ok((kvs, rev))
             }
+        });
+        read.await.map_err(|e| match e.kind() {
+            ErrorKind::PermissionDenied => Error::new(
+                ErrorKind::PermissionDenied,
+                format!("reading {}: {}", String::from_utf8_lossy(key), e.message()),
+            ),
+            _ => e,
         })
-        .await
     }
 
     /// Runs `call` on members until one succeeds or `deadline` passes.
@@ -245,7 +277,8 @@ impl Pool {
     {
         let mut round = Round::new(self, deadline);
         let first = round.next_due(self).expect("a pool has members");
-        let mut first_attempt = Box::pin(attempt(first, &call));
+        let auth = self.connector.auth.as_deref();
+        let mut first_attempt = Box::pin(attempt(auth, first, &call));
         // The common case costs one timer: the preferred member answers before the hedge.
         let early = tokio::select! {
             biased;
@@ -263,7 +296,7 @@ impl Pool {
         }
         loop {
             if let Some(m) = round.next_due(self) {
-                inflight.push(Box::pin(attempt(m, &call)));
+                inflight.push(Box::pin(attempt(auth, m, &call)));
                 continue;
             }
             tokio::select! {
@@ -295,7 +328,7 @@ struct Round {
     /// not unavailability.
     answered: bool,
     /// Members with an attempt in flight, and when it started.
-    pending: Vec<(usize, Instant)>,
+    pending: Vec<(Arc<Member>, Instant)>,
 }
 
 impl Round {
@@ -322,15 +355,17 @@ impl Round {
         // Launch without a timer when due: a timer set to "now" fires a tick late.
         while Instant::now() >= self.launch_at {
             let Some(m) = self.cycle.pop() else {
+                // Every member failed once: look them up again meanwhile (auto-sync, SRV).
+                pool.look_again.notify_one();
                 self.cycle = pool.order();
                 self.cycle.reverse();
                 let pause = self.pauses.next().unwrap_or(self.hedge);
                 self.launch_at = Instant::now() + pause;
                 return None;
             };
-            if !self.pending.iter().any(|(i, _)| *i == m.index) {
+            if !self.pending.iter().any(|(p, _)| Arc::ptr_eq(p, &m)) {
                 let now = Instant::now();
-                self.pending.push((m.index, now));
+                self.pending.push((m.clone(), now));
                 self.launch_at = now + self.hedge;
                 return Some(m);
             }
@@ -346,7 +381,7 @@ impl Round {
         m: &Arc<Member>,
         res: std::result::Result<T, etcd_client::Error>,
     ) -> Result<Option<T>> {
-        self.pending.retain(|(i, _)| *i != m.index);
+        self.pending.retain(|(p, _)| !Arc::ptr_eq(p, m));
         let e = match res {
             Ok(v) => {
                 self.mark_silent(pool, self.hedge);
@@ -372,10 +407,9 @@ impl Round {
     /// Marks the members still silent after `limit` as failed.
     fn mark_silent(&mut self, pool: &Pool, limit: Duration) {
         let now = Instant::now();
-        for (i, t) in &self.pending {
+        for (m, t) in &self.pending {
             if now.duration_since(*t) >= limit {
-                let reason = format!("no answer within {limit:?}");
-                pool.mark_failed(&pool.members[*i], &reason);
+                pool.mark_failed(m, &format!("no answer within {limit:?}"));
             }
         }
     }
@@ -384,8 +418,7 @@ impl Round {
     /// lists every member tried.
     fn expire(mut self, pool: &Pool, op: &str, deadline: Duration) -> Error {
         let waited = self.start.elapsed();
-        for (i, _) in &self.pending {
-            let m = &pool.members[*i];
+        for (m, _) in &self.pending {
             let reason = format!("no answer within {waited:.0?}");
             pool.mark_failed(m, &reason);
             record(&mut self.failures, m, reason);
@@ -394,7 +427,11 @@ impl Round {
     }
 }
 
+/// One call on one member. With auth on, a token is obtained first when there is none,
+/// and a call refused for its token (expired, or lost by a restarted etcd) is made once
+/// more with a fresh one.
 async fn attempt<T, F, Fut>(
+    auth: Option<&Auth>,
     m: Arc<Member>,
     call: &F,
 ) -> (Arc<Member>, std::result::Result<T, etcd_client::Error>)
@@ -402,8 +439,27 @@ where
     F: Fn(Arc<Member>) -> Fut,
     Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
 {
-    let r = call(m.clone()).await;
-    (m, r)
+    let Some(auth) = auth else {
+        let r = call(m.clone()).await;
+        return (m, r);
+    };
+    let stale = auth.token();
+    if stale.is_none() {
+        if let Err(e) = auth.renew(&mut m.auth.clone(), &stale).await {
+            return (m, Err(e));
+        }
+    }
+    let stale = auth.token();
+    match call(m.clone()).await {
+        Err(e) if token_refused(&e) => match auth.renew(&mut m.auth.clone(), &stale).await {
+            Ok(()) => {
+                let again = call(m.clone()).await;
+                (m, again)
+            }
+            Err(renewing) => (m, Err(renewing)),
+        },
+        r => (m, r),
+    }
 }
 
 /// Keeps the last failure per member, in the order members first failed.
@@ -426,9 +482,48 @@ async fn probe(member: Weak<Member>, pause: (Duration, Duration), limit: Duratio
         let ok = matches!(timeout(limit, client.status()).await, Ok(Ok(_)));
         if ok {
             let mut h = m.health.lock();
-            m.unhealthy.store(false, Ordering::Relaxed);
+            m.set_healthy(true);
             h.probing = false;
             return;
         }
+    }
+}
+
+/// Where the pool's discovery looks.
+fn discovery_of(cfg: &Config, domain: &str) -> Discovery {
+    Discovery {
+        domain: domain.to_string(),
+        name_server: cfg.name_server,
+    }
+}
+
+/// The pool's membership task: with auto-sync, the cluster's member list every interval
+/// and after a request found no member answering; with DNS SRV discovery, the records
+/// again after such a request. At most once a second; ends with the pool.
+async fn membership(pool: Weak<Pool>) {
+    loop {
+        let (interval, notified) = {
+            let Some(p) = pool.upgrade() else { return };
+            let interval = p.cfg.auto_sync.unwrap_or(Duration::from_secs(3600));
+            let notified = async move { p.look_again.notified().await };
+            (interval, notified)
+        };
+        tokio::select! {
+            _ = sleep(interval) => {}
+            _ = notified => {}
+        }
+        let Some(p) = pool.upgrade() else { return };
+        let found = match (&p.cfg.discovery, p.cfg.auto_sync) {
+            (_, Some(_)) => p.listed_members().await,
+            (Some(domain), None) => {
+                discovery::resolve(&discovery_of(&p.cfg, domain), p.cfg.deadline).await
+            }
+            (None, None) => return,
+        };
+        if let Ok(endpoints) = found {
+            let _ = p.set_members(&endpoints).await;
+        }
+        drop(p);
+        sleep(Duration::from_secs(1)).await;
     }
 }

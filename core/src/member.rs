@@ -1,0 +1,133 @@
+//! One etcd member: its lazily connected channel (TLS for `https://` members, the auth
+//! token on every request when auth is on), the etcd clients on it, and its health.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tonic::transport::ClientTlsConfig;
+
+use crate::auth::{Auth, WithToken};
+use crate::config::Config;
+use crate::endpoints::Endpoint;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The health of one member as the pool last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberHealth {
+    /// The member's endpoint as configured (or learned).
+    pub endpoint: String,
+    /// False from a failed attempt until a background probe succeeds.
+    pub healthy: bool,
+    /// Why the member was last marked unhealthy, if it ever was.
+    pub last_error: Option<String>,
+}
+
+/// What every member of a pool is made with.
+pub(crate) struct Connector {
+    pub(crate) cfg: Arc<Config>,
+    /// The TLS configuration of `https://` members, its files read once.
+    pub(crate) tls: Option<ClientTlsConfig>,
+    pub(crate) auth: Option<Arc<Auth>>,
+}
+
+/// One etcd member: its pooled connection and its health.
+pub(crate) struct Member {
+    pub(crate) endpoint: Endpoint,
+    /// Unary requests; no require-leader, so serializable reads work without a leader.
+    pub(crate) kv: etcd_client::KvClient,
+    /// Same connection, with etcd's require-leader metadata: a member that loses its
+    /// leader ends our watch stream instead of keeping it silently idle.
+    pub(crate) watch: etcd_client::WatchClient,
+    pub(crate) maintenance: etcd_client::MaintenanceClient,
+    /// Leases of registrations.
+    pub(crate) lease: etcd_client::LeaseClient,
+    /// Authentication, when auth is on.
+    pub(crate) auth: etcd_client::AuthClient,
+    /// The member list, for auto-sync.
+    pub(crate) cluster: etcd_client::ClusterClient,
+    /// Read on every request; the details below are only for reports.
+    unhealthy: AtomicBool,
+    pub(crate) health: Mutex<Health>,
+}
+
+/// Why a member was last marked failed, and whether a probe is on it.
+#[derive(Default)]
+pub(crate) struct Health {
+    pub(crate) probing: bool,
+    pub(crate) last_error: Option<String>,
+}
+
+impl Connector {
+    /// A member's lazily connected channel and the etcd clients on it.
+    pub(crate) async fn member(&self, endpoint: &Endpoint) -> Result<Member> {
+        let cfg = &self.cfg;
+        let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("endpoint {endpoint}: {e}"));
+        let mut builder = tonic::transport::Endpoint::from_shared(endpoint.url())
+            .map_err(|e| bad(&e))?
+            .connect_timeout(cfg.connect_timeout)
+            .http2_keep_alive_interval(cfg.keepalive_interval)
+            .keep_alive_timeout(cfg.keepalive_timeout)
+            .keep_alive_while_idle(true)
+            .tcp_nodelay(true);
+        if endpoint.is_tls() {
+            let tls = self
+                .tls
+                .clone()
+                .unwrap_or_else(|| ClientTlsConfig::new().with_native_roots());
+            builder = builder.tls_config(tls).map_err(|e| bad(&e))?;
+        }
+        let channel = builder.connect_lazy();
+        let etcd_channel = || match &self.auth {
+            None => etcd_client::Channel::Tonic(channel.clone()),
+            Some(auth) => {
+                etcd_client::Channel::Custom(tower::util::BoxCloneSyncService::new(WithToken {
+                    inner: channel.clone(),
+                    auth: auth.clone(),
+                }))
+            }
+        };
+        let client = |opts| {
+            let channel = etcd_channel();
+            async move {
+                etcd_client::Client::from_channel(channel, opts)
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
+            }
+        };
+        let plain = client(None).await?;
+        let require_leader = etcd_client::ConnectOptions::new().with_require_leader(true);
+        let leader_only = client(Some(require_leader)).await?;
+        Ok(Member {
+            endpoint: endpoint.clone(),
+            kv: (plain.kv_client()).max_decoding_message_size(cfg.max_response_bytes),
+            maintenance: plain.maintenance_client(),
+            lease: plain.lease_client(),
+            auth: plain.auth_client(),
+            cluster: plain.cluster_client(),
+            watch: (leader_only.watch_client()).max_decoding_message_size(cfg.max_response_bytes),
+            unhealthy: AtomicBool::new(false),
+            health: Mutex::new(Health::default()),
+        })
+    }
+}
+
+impl Member {
+    pub(crate) fn is_healthy(&self) -> bool {
+        !self.unhealthy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_healthy(&self, healthy: bool) {
+        self.unhealthy.store(!healthy, Ordering::Relaxed);
+    }
+
+    /// The member's health for reports.
+    pub(crate) fn report(&self) -> MemberHealth {
+        let h = self.health.lock();
+        MemberHealth {
+            endpoint: self.endpoint.to_string(),
+            healthy: self.is_healthy(),
+            last_error: h.last_error.clone(),
+        }
+    }
+}
