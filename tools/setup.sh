@@ -2,7 +2,7 @@
 # Installs what the build and the tests need, only when missing: etcd and etcdctl
 # (Debian's etcd-server / etcd-client, 3.4.x), protoc and the well-known protos (etcd-client
 # compiles etcd's protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests,
-# and python3-venv for the Python tests.
+# python3-venv for the Python tests, and dnsmasq for the DNS SRV tests.
 # Idempotent; quiet when everything is there.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 # (only a Recommends of protobuf-compiler, skipped by --no-install-recommends).
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+# A real DNS server for the SRV discovery tests (dnsmasq-base: the binary, no service).
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # Debian's python3 needs python3-venv for `python3 -m venv` (the Python tests' virtualenv).
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)

@@ -5,7 +5,10 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::certs::Certs;
 
 /// How to start a [`Cluster`].
 #[derive(Debug, Clone)]
@@ -14,6 +17,10 @@ pub struct ClusterOptions {
     pub members: usize,
     /// More etcd flags for every member, e.g. `--enable-v2`.
     pub extra_args: Vec<String>,
+    /// Client URLs over TLS with these certificates (peers stay plain).
+    pub tls: Option<Arc<Certs>>,
+    /// With `tls`: clients must present a certificate the CA signed.
+    pub client_cert_auth: bool,
 }
 
 impl Default for ClusterOptions {
@@ -21,6 +28,8 @@ impl Default for ClusterOptions {
         ClusterOptions {
             members: 3,
             extra_args: Vec::new(),
+            tls: None,
+            client_cert_auth: false,
         }
     }
 }
@@ -28,6 +37,7 @@ impl Default for ClusterOptions {
 struct Member {
     name: String,
     client_port: u16,
+    peer_port: u16,
     args: Vec<String>,
     child: Option<Child>,
 }
@@ -40,6 +50,10 @@ pub struct Cluster {
     etcd: PathBuf,
     members: Vec<Member>,
     rt: tokio::runtime::Runtime,
+    opts: ClusterOptions,
+    token: String,
+    /// The helper's own credentials once auth is on.
+    user: Option<(String, String)>,
 }
 
 /// The etcd binary: `ETCD_BIN`, else `etcd` from `PATH`.
@@ -101,43 +115,17 @@ impl Cluster {
             etcd: etcd_binary(),
             members: Vec::new(),
             rt,
+            opts: opts.clone(),
+            token,
+            user: None,
         };
         for (i, name) in names.iter().enumerate() {
             let (cport, pport) = (ports[2 * i], ports[2 * i + 1]);
-            let data = cluster.dir.path().join(name);
-            let mut args: Vec<String> = vec![
-                "--name".into(),
-                name.clone(),
-                "--data-dir".into(),
-                data.display().to_string(),
-                "--listen-client-urls".into(),
-                format!("http://127.0.0.1:{cport}"),
-                "--advertise-client-urls".into(),
-                format!("http://127.0.0.1:{cport}"),
-                "--listen-peer-urls".into(),
-                format!("http://127.0.0.1:{pport}"),
-                "--initial-advertise-peer-urls".into(),
-                format!("http://127.0.0.1:{pport}"),
-                "--initial-cluster".into(),
-                initial.join(","),
-                "--initial-cluster-token".into(),
-                token.clone(),
-                "--initial-cluster-state".into(),
-                "new".into(),
-                // Lets clients ping often enough to find a hung member in about a second.
-                "--grpc-keepalive-min-time".into(),
-                "100ms".into(),
-                "--logger".into(),
-                "zap".into(),
-                "--log-outputs".into(),
-                "stderr".into(),
-                "--log-level".into(),
-                "warn".into(),
-            ];
-            args.extend(opts.extra_args.iter().cloned());
+            let args = cluster.member_args(name, (cport, pport), &initial.join(","), "new");
             cluster.members.push(Member {
                 name: name.clone(),
                 client_port: cport,
+                peer_port: pport,
                 args,
                 child: None,
             });
@@ -151,6 +139,92 @@ impl Cluster {
             cluster.wait_ready(i, Duration::from_secs(30))?;
         }
         Ok(cluster)
+    }
+
+    /// The flags of a member: its ports, the initial cluster, TLS if asked for.
+    fn member_args(
+        &self,
+        name: &str,
+        (cport, pport): (u16, u16),
+        initial: &str,
+        state: &str,
+    ) -> Vec<String> {
+        let scheme = if self.opts.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let data = self.dir.path().join(name).display().to_string();
+        let mut args: Vec<String> = [
+            "--name",
+            name,
+            "--data-dir",
+            &data,
+            "--listen-client-urls",
+            &format!("{scheme}://127.0.0.1:{cport}"),
+            "--advertise-client-urls",
+            &format!("{scheme}://127.0.0.1:{cport}"),
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{pport}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{pport}"),
+            "--initial-cluster",
+            initial,
+            "--initial-cluster-token",
+            &self.token,
+            "--initial-cluster-state",
+            state,
+            // Lets clients ping often enough to find a hung member in about a second.
+            "--grpc-keepalive-min-time",
+            "100ms",
+            "--logger",
+            "zap",
+            "--log-outputs",
+            "stderr",
+            "--log-level",
+            "warn",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(certs) = &self.opts.tls {
+            let path = |p: &Path| p.display().to_string();
+            args.extend([
+                "--cert-file".into(),
+                path(&certs.server.cert),
+                "--key-file".into(),
+                path(&certs.server.key),
+                "--trusted-ca-file".into(),
+                path(&certs.ca),
+            ]);
+            if self.opts.client_cert_auth {
+                args.push("--client-cert-auth".into());
+            }
+        }
+        args.extend(self.opts.extra_args.iter().cloned());
+        args
+    }
+
+    /// How the helper's own clients connect: TLS with the client certificate, and the
+    /// credentials once auth is on.
+    fn connect_options(&self) -> etcd_client::ConnectOptions {
+        let mut opts = etcd_client::ConnectOptions::new()
+            .with_connect_timeout(Duration::from_millis(500))
+            .with_timeout(Duration::from_secs(10));
+        if let Some(certs) = &self.opts.tls {
+            let read = |p: &Path| std::fs::read(p).expect("read a test certificate");
+            let tls = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(read(&certs.ca)))
+                .identity(etcd_client::Identity::from_pem(
+                    read(&certs.client.cert),
+                    read(&certs.client.key),
+                ));
+            opts = opts.with_tls(tls);
+        }
+        if let Some((user, password)) = &self.user {
+            opts = opts.with_user(user, password);
+        }
+        opts
     }
 
     fn log_path(&self, i: usize) -> PathBuf {
@@ -196,10 +270,10 @@ impl Cluster {
                     ));
                 }
             }
+            let opts = self
+                .connect_options()
+                .with_timeout(Duration::from_millis(500));
             let ok = self.rt.block_on(async {
-                let opts = etcd_client::ConnectOptions::new()
-                    .with_connect_timeout(Duration::from_millis(500))
-                    .with_timeout(Duration::from_millis(500));
                 let mut c = etcd_client::Client::connect([endpoint.as_str()], Some(opts))
                     .await
                     .ok()?;
@@ -239,7 +313,12 @@ impl Cluster {
 
     /// Member `i`'s client endpoint, `127.0.0.1:PORT`.
     pub fn endpoint(&self, i: usize) -> String {
-        format!("127.0.0.1:{}", self.members[i].client_port)
+        let scheme = if self.opts.tls.is_some() {
+            "https://"
+        } else {
+            ""
+        };
+        format!("{scheme}127.0.0.1:{}", self.members[i].client_port)
     }
 
     /// Every member's client endpoint.
@@ -348,7 +427,10 @@ impl Cluster {
     pub fn client(&self, i: usize) -> (etcd_client::Client, &tokio::runtime::Runtime) {
         let c = self
             .rt
-            .block_on(etcd_client::Client::connect([self.endpoint(i)], None))
+            .block_on(etcd_client::Client::connect(
+                [self.endpoint(i)],
+                Some(self.connect_options()),
+            ))
             .expect("connect");
         (c, &self.rt)
     }
@@ -455,9 +537,8 @@ impl Cluster {
 
     /// Runs `etcdctl` against every member with these arguments; returns its stdout.
     pub fn etcdctl(&self, args: &[&str]) -> String {
-        let out = Command::new(std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "etcdctl".into()))
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoints().join(",")))
+        let out = self
+            .etcdctl_command()
             .args(args)
             .output()
             .expect("run etcdctl");
@@ -467,6 +548,112 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("etcdctl output is UTF-8")
+    }
+}
+
+impl Cluster {
+    /// `etcdctl` against every running member, with the cluster's TLS files and the
+    /// helper's credentials.
+    pub fn etcdctl_command(&self) -> Command {
+        let running: Vec<String> = (0..self.len())
+            .filter(|&i| self.pid(i).is_some())
+            .map(|i| self.endpoint(i))
+            .collect();
+        let mut cmd =
+            Command::new(std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "etcdctl".into()));
+        cmd.env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", running.join(",")));
+        if let Some(certs) = &self.opts.tls {
+            cmd.arg(format!("--cacert={}", certs.ca.display()))
+                .arg(format!("--cert={}", certs.client.cert.display()))
+                .arg(format!("--key={}", certs.client.key.display()));
+        }
+        if let Some((user, password)) = &self.user {
+            cmd.arg(format!("--user={user}:{password}"));
+        }
+        cmd
+    }
+
+    /// Turns auth on with a `root` user of this password; the helper authenticates as
+    /// root from then on.
+    pub fn enable_auth(&mut self, root_password: &str) {
+        self.etcdctl(&["user", "add", &format!("root:{root_password}")]);
+        self.etcdctl(&["auth", "enable"]);
+        self.user = Some(("root".into(), root_password.into()));
+    }
+
+    /// Adds `user` with a role that may only read keys under `prefix`.
+    pub fn add_reader(&self, user: &str, password: &str, prefix: &str) {
+        let role = format!("{user}-reads");
+        self.etcdctl(&["role", "add", &role]);
+        self.etcdctl(&[
+            "role",
+            "grant-permission",
+            &role,
+            "read",
+            "--prefix=true",
+            prefix,
+        ]);
+        self.etcdctl(&["user", "add", &format!("{user}:{password}")]);
+        self.etcdctl(&["user", "grant-role", user, &role]);
+    }
+
+    /// Adds a member to the cluster (`etcdctl member add`, then starts it); its index.
+    pub fn add_member(&mut self) -> usize {
+        let i = self.members.len();
+        let name = format!("m{i}");
+        let ports = free_ports(2).expect("free ports");
+        let peer = format!("http://127.0.0.1:{}", ports[1]);
+        // etcd adds a member only once every member was connected for 5 s.
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self
+                .etcdctl_command()
+                .args(["member", "add", &name, &format!("--peer-urls={peer}")])
+                .output();
+            match out {
+                Ok(o) if o.status.success() => break,
+                Ok(o)
+                    if Instant::now() < end
+                        && String::from_utf8_lossy(&o.stderr).contains("unhealthy") =>
+                {
+                    std::thread::sleep(Duration::from_millis(500)); // no event says "healthy"
+                }
+                other => panic!("etcdctl member add: {other:?}"),
+            }
+        }
+        let initial: Vec<String> = (self.members.iter())
+            .filter(|m| m.child.is_some())
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .chain([format!("{name}={peer}")])
+            .collect();
+        let args = self.member_args(&name, (ports[0], ports[1]), &initial.join(","), "existing");
+        self.members.push(Member {
+            name,
+            client_port: ports[0],
+            peer_port: ports[1],
+            args,
+            child: None,
+        });
+        self.spawn(i).expect("start the new member");
+        if let Err(e) = self.wait_ready(i, Duration::from_secs(30)) {
+            panic!("the new member did not join: {e}");
+        }
+        i
+    }
+
+    /// Removes member `i` from the cluster (`etcdctl member remove`), then stops it.
+    pub fn remove_member(&mut self, i: usize) {
+        let list = self.etcdctl(&["member", "list"]);
+        let name = self.members[i].name.clone();
+        let id = list
+            .lines()
+            .find(|l| l.split(", ").nth(2) == Some(name.as_str()))
+            .and_then(|l| l.split(", ").next())
+            .unwrap_or_else(|| panic!("{name} is not in {list}"))
+            .to_string();
+        self.etcdctl(&["member", "remove", &id]);
+        self.kill(i);
     }
 }
 

@@ -83,3 +83,56 @@ fn http2_not_found(conn: TcpStream) {
         }
     });
 }
+
+/// A TLS server on a free loopback port that presents `cert` (PEM files) and hangs up
+/// after the handshake: what a client meets at a member with a certificate it must
+/// refuse (expired, or for another host).
+pub struct FakeTlsMember {
+    addr: SocketAddr,
+}
+
+impl FakeTlsMember {
+    /// Starts it, serving until the process ends.
+    pub fn start(cert: &crate::CertFiles) -> std::io::Result<FakeTlsMember> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
+            .map_err(std::io::Error::other)?
+            .collect::<Result<_, _>>()
+            .map_err(std::io::Error::other)?;
+        let key = PrivateKeyDer::from_pem_file(&cert.key).map_err(std::io::Error::other)?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(std::io::Error::other)?;
+        let config = std::sync::Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        thread::Builder::new()
+            .name("test-fake-tls".into())
+            .spawn(move || {
+                for mut conn in listener.incoming().map_while(Result::ok) {
+                    let config = config.clone();
+                    thread::spawn(move || {
+                        let Ok(mut tls) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        while tls.is_handshaking() {
+                            if tls.complete_io(&mut conn).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            })?;
+        Ok(FakeTlsMember { addr })
+    }
+
+    /// Its endpoint, `https://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}

@@ -6,14 +6,16 @@
 //!
 //! The `turtle-cluster` binary offers the same to the C and Python tests over stdin/stdout.
 
+mod certs;
 mod child;
 mod cluster;
 mod fake;
 mod proxy;
 mod resolver;
 
+pub use certs::{CertFiles, Certs};
 pub use child::{role, ChildProcess};
 pub use cluster::{Cluster, ClusterOptions};
-pub use fake::{Fake, FakeMember};
+pub use fake::{Fake, FakeMember, FakeTlsMember};
 pub use proxy::{Mode, Proxy};
 pub use resolver::{in_private_resolver, Dns, DnsServer, NAME_SERVER};

@@ -1,0 +1,386 @@
+//! Production clusters (issue 10): TLS with client certificates and the certificates a
+//! client must refuse, auth with token renewal, members found by DNS SRV (a real dnsmasq
+//! on loopback), and auto-sync across a member added and one removed.
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::unbounded;
+use turtle_finder::{Config, ErrorKind, ReadOptions, ServiceFinder};
+use turtle_tests::{Certs, Cluster, ClusterOptions, FakeTlsMember};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn tls_cluster(certs: &Arc<Certs>, client_cert_auth: bool) -> Cluster {
+    Cluster::start_with(ClusterOptions {
+        tls: Some(certs.clone()),
+        client_cert_auth,
+        ..Default::default()
+    })
+}
+
+fn tls_config(c: &Cluster, certs: &Certs) -> Config {
+    Config::new(c.endpoints())
+        .unwrap()
+        .with_ca_file(&certs.ca)
+        .with_client_cert(&certs.client.cert, &certs.client.key)
+}
+
+#[test]
+fn a_tls_cluster_with_client_certificates_serves_lookups_watches_and_failover() {
+    let certs = Arc::new(Certs::new());
+    let mut c = tls_cluster(&certs, true);
+    c.put_via(0, "/services/cdd", "secure");
+    let f = ServiceFinder::new(tls_config(&c, &certs)).unwrap();
+    assert_eq!(f.get_service("cdd").unwrap().as_deref(), Some("secure"));
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("cdd", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let serving = f.preferred_member().to_string();
+    let victim = c.index_of(&serving).unwrap();
+    c.kill(victim);
+    for _ in 0..100 {
+        assert_eq!(f.get_service("cdd").unwrap().as_deref(), Some("secure"));
+    }
+    let rev = c.put_via((victim + 1) % 3, "/services/cdd", "still secure");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), rev);
+}
+
+/// A lookup that must fail with `kind` within its deadline, saying `why`.
+fn refused(cfg: Config, kind: ErrorKind, why: &str) {
+    let f = ServiceFinder::new(cfg).unwrap();
+    let t = Instant::now();
+    let e = f
+        .get_service_with("cdd", ReadOptions::deadline(Duration::from_secs(2)))
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "{why}: within the deadline"
+    );
+    assert_eq!(e.kind(), kind, "{why}: {e}");
+    let text = e.to_string().to_lowercase();
+    assert!(
+        text.contains("certificate") || text.contains("handshake"),
+        "{why}: {e}"
+    );
+}
+
+#[test]
+fn certificates_to_refuse_give_clear_errors_never_plaintext() {
+    let certs = Arc::new(Certs::new());
+    let c = tls_cluster(&certs, true);
+    let good = || tls_config(&c, &certs);
+    refused(
+        good().with_ca_file(&certs.wrong_ca),
+        ErrorKind::Unavailable,
+        "another CA",
+    );
+    refused(
+        good().with_server_name("other.example"),
+        ErrorKind::Unavailable,
+        "another host name",
+    );
+    let other = FakeTlsMember::start(&certs.other_host).unwrap();
+    let at = |e: &FakeTlsMember| Config::new([e.endpoint()]).unwrap().with_ca_file(&certs.ca);
+    refused(
+        at(&other),
+        ErrorKind::Unavailable,
+        "a certificate for another host",
+    );
+    let expired = FakeTlsMember::start(&certs.expired).unwrap();
+    refused(
+        at(&expired),
+        ErrorKind::Unavailable,
+        "an expired certificate",
+    );
+    let anonymous = Config::new(c.endpoints()).unwrap().with_ca_file(&certs.ca);
+    let f = ServiceFinder::new(anonymous).unwrap();
+    let e = f
+        .get_service_with("cdd", ReadOptions::deadline(Duration::from_secs(2)))
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Unavailable,
+        "no client certificate: {e}"
+    );
+    // TLS settings with a plain endpoint are a mistake, not a fallback.
+    let plain = Config::new(["127.0.0.1:2379"])
+        .unwrap()
+        .with_ca_file(&certs.ca);
+    let e = ServiceFinder::new(plain).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    // A file that is not there is named at once.
+    let missing = good().with_ca_file("/nonexistent/ca.pem");
+    let e = ServiceFinder::new(missing).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+}
+
+fn auth_cluster(extra: &[&str]) -> Cluster {
+    let mut c = Cluster::start_with(ClusterOptions {
+        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    });
+    c.enable_auth("rootpw");
+    c.add_reader("reader", "readerpw", "/services/");
+    c
+}
+
+fn reader(c: &Cluster, password: &str) -> ServiceFinder {
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_auth("reader", password)
+        .unwrap();
+    ServiceFinder::new(cfg).unwrap()
+}
+
+#[test]
+fn auth_right_and_wrong_passwords_and_keys_one_may_not_read() {
+    let c = auth_cluster(&[]);
+    c.put_via(0, "/services/cdd", "for readers");
+    c.put_via(0, "/other/secret", "not for readers");
+    let f = reader(&c, "readerpw");
+    assert_eq!(
+        f.get_service("cdd").unwrap().as_deref(),
+        Some("for readers")
+    );
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("cdd", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let rev = c.put_via(1, "/services/cdd", "changed");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), rev);
+
+    let wrong = reader(&c, "not the password");
+    let t = Instant::now();
+    let e = wrong.get_service("cdd").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(
+        e.to_string().contains("authentication failed"),
+        "etcd's words: {e}"
+    );
+    assert!(!e.to_string().contains("not the password"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2), "no retry loop");
+
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_auth("reader", "readerpw")
+        .unwrap();
+    let elsewhere = ServiceFinder::new(cfg.clone().with_prefix("/other/").unwrap()).unwrap();
+    let e = elsewhere.get_service("secret").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(
+        e.to_string().contains("/other/secret"),
+        "names the key: {e}"
+    );
+    assert!(
+        !format!("{cfg:?}").contains("readerpw"),
+        "the password is never shown"
+    );
+}
+
+#[test]
+fn expiring_tokens_are_renewed_without_the_caller_noticing() {
+    let c = auth_cluster(&["--auth-token-ttl", "2"]);
+    c.put_via(0, "/services/ttl", "v0");
+    let f = Arc::new(reader(&c, "readerpw"));
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("ttl", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let (stop, errors) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let looper = {
+        let (f, stop, errors) = (f.clone(), stop.clone(), errors.clone());
+        std::thread::spawn(move || {
+            let mut lookups = 0;
+            while !stop.load(Ordering::SeqCst) {
+                if f.get_service("ttl").is_err() {
+                    errors.fetch_add(1, Ordering::SeqCst);
+                }
+                lookups += 1;
+                // Idle longer than the token's 2 s TTL every few lookups: it expires.
+                let pause = if lookups % 20 == 0 { 2500 } else { 20 };
+                std::thread::sleep(Duration::from_millis(pause));
+            }
+            lookups
+        })
+    };
+    let mut written = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        written.push(c.put_via(0, "/services/ttl", format!("v{}", written.len() + 1)));
+        std::thread::sleep(Duration::from_millis(300)); // writes spread over 10 s
+    }
+    stop.store(true, Ordering::SeqCst);
+    let lookups = looper.join().unwrap();
+    let seen: Vec<i64> = written
+        .iter()
+        .map(|_| rx.recv_timeout(WAIT).unwrap())
+        .collect();
+    assert_eq!(seen, written, "every change, in order");
+    assert_eq!(errors.load(Ordering::SeqCst), 0, "of {lookups} lookups");
+}
+
+/// dnsmasq on a free loopback port, serving SRV records; ended on drop.
+struct Dnsmasq {
+    child: Child,
+    addr: String,
+}
+
+impl Dnsmasq {
+    fn start(records: &[String]) -> Dnsmasq {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bin = std::env::var("DNSMASQ_BIN").unwrap_or_else(|_| {
+            match std::path::Path::new("/usr/sbin/dnsmasq").exists() {
+                true => "/usr/sbin/dnsmasq".into(),
+                false => "dnsmasq".into(),
+            }
+        });
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+        ])
+        .args([
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--user=root",
+        ])
+        .arg(format!("--port={port}"))
+        .args(records.iter().map(|r| format!("--srv-host={r}")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .expect("run dnsmasq (Debian's dnsmasq-base; make setup installs it)");
+        let addr = format!("127.0.0.1:{port}");
+        // Ready once it answers: no event says so.
+        let end = Instant::now() + WAIT;
+        while UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.connect(&addr).map(|_| s))
+            .and_then(|s| {
+                s.set_read_timeout(Some(Duration::from_millis(100)))?;
+                s.send(&[0x12, 0x34, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])?;
+                s.recv(&mut [0u8; 512])
+            })
+            .is_err()
+        {
+            assert!(Instant::now() < end, "dnsmasq never answered");
+        }
+        Dnsmasq { child, addr }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn members_found_by_dns_srv_serve_lookups_and_watches() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/cdd", "found");
+    let records: Vec<String> = (0..c.len())
+        .map(|i| {
+            let port = c.endpoint(i).rsplit(':').next().unwrap().to_string();
+            format!("_etcd-client._tcp.turtle.test,localhost,{port},0,0")
+        })
+        .collect();
+    let dns = Dnsmasq::start(&records);
+    let cfg = Config::discover("turtle.test")
+        .unwrap()
+        .with_name_server(&dns.addr)
+        .unwrap();
+    let f = ServiceFinder::new(cfg).unwrap();
+    assert_eq!(f.member_health().len(), 3);
+    assert_eq!(f.get_service("cdd").unwrap().as_deref(), Some("found"));
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("cdd", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let rev = c.put_via(1, "/services/cdd", "changed");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), rev);
+
+    let none = Config::discover("nothing.test")
+        .unwrap()
+        .with_name_server(&dns.addr)
+        .unwrap();
+    let e = ServiceFinder::new(none).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.to_string().contains("found no members"), "{e}");
+}
+
+#[test]
+fn auto_sync_follows_a_member_added_and_the_configured_one_removed() {
+    let mut c = Cluster::start();
+    let cfg = Config::new([c.endpoint(0)])
+        .unwrap()
+        .with_auto_sync(Duration::from_millis(300));
+    let f = Arc::new(ServiceFinder::new(cfg).unwrap());
+    let known = |n: usize| {
+        let end = Instant::now() + WAIT;
+        while f.member_health().len() != n {
+            assert!(
+                Instant::now() < end,
+                "never knew {n} members: {:?}",
+                f.member_health()
+            );
+            std::thread::sleep(Duration::from_millis(50)); // auto-sync has no event to await
+        }
+    };
+    f.get_service("cdd").unwrap();
+    known(3);
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("synced", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let (stop, errors) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let looper = {
+        let (f, stop, errors) = (f.clone(), stop.clone(), errors.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Err(e) = f.get_service("synced") {
+                    eprintln!("lookup failed: {e}");
+                    errors.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let mut written = vec![c.put_via(1, "/services/synced", "before")];
+    let added = c.add_member();
+    known(4);
+    written.push(c.put_via(added, "/services/synced", "added"));
+    c.remove_member(0);
+    known(3);
+    written.push(c.put_via(added, "/services/synced", "removed"));
+    stop.store(true, Ordering::SeqCst);
+    looper.join().unwrap();
+    let seen: Vec<i64> = written
+        .iter()
+        .map(|_| rx.recv_timeout(WAIT).unwrap())
+        .collect();
+    assert_eq!(seen, written, "every change, in order");
+    assert_eq!(errors.load(Ordering::SeqCst), 0);
+    assert!(f
+        .member_health()
+        .iter()
+        .all(|m| m.endpoint != c.endpoint(0)));
+}
