@@ -343,8 +343,11 @@ const char *turtle_version(void);
 
 /**
  * Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
- * malformed value gives TURTLE_INVALID_ARGUMENT) or 127.0.0.1:2379, prefix "/services/",
- * deadline 5000 ms, linearizable reads, and the timings the README's table lists.
+ * malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
+ * names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
+ * `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; prefix
+ * "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
+ * lists.
  * `*out` is written only on success.
  *
  * # Safety
@@ -383,6 +386,80 @@ turtle_status turtle_config_set_deadline_ms(struct turtle_config *config, uint64
  * Sets the read consistency: TURTLE_LINEARIZABLE (default) or TURTLE_SERIALIZABLE.
  */
 turtle_status turtle_config_set_consistency(struct turtle_config *config, uint32_t consistency);
+
+/**
+ * Verifies `https://` members against the CA certificates in this PEM file (read when
+ * the finder is made: a file that cannot be read gives TURTLE_INVALID_ARGUMENT naming
+ * it). Without one, the system's roots are used. Default from `TURTLE_CA_FILE`.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_ca_file(struct turtle_config *config, const char *path);
+
+/**
+ * `turtle_config_set_ca_file` with the PEM text itself.
+ *
+ * # Safety
+ * `pem` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_ca_pem(struct turtle_config *config, const char *pem);
+
+/**
+ * Presents this client certificate and key (PEM files) to `https://` members, for
+ * clusters started with `--client-cert-auth`. Default from `TURTLE_CERT_FILE` and
+ * `TURTLE_KEY_FILE`.
+ *
+ * # Safety
+ * Both are NULL or NUL-terminated strings.
+ */
+turtle_status turtle_config_set_client_cert(struct turtle_config *config,
+                                            const char *cert_file,
+                                            const char *key_file);
+
+/**
+ * The name the members' certificates must carry, when not the endpoints' host.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_server_name(struct turtle_config *config, const char *name);
+
+/**
+ * Authenticates as `user` on a cluster with auth enabled; the token is renewed without
+ * the caller noticing. Wrong credentials give TURTLE_PERMISSION_DENIED. The password is
+ * never shown in messages. Default from `TURTLE_USER` and `TURTLE_PASSWORD`.
+ *
+ * # Safety
+ * Both are NULL or NUL-terminated strings.
+ */
+turtle_status turtle_config_set_auth(struct turtle_config *config,
+                                     const char *user,
+                                     const char *password);
+
+/**
+ * Finds the members by the DNS SRV records of `domain` (`_etcd-client-ssl._tcp` and
+ * `_etcd-client._tcp`) instead of the endpoints. Default from `TURTLE_DISCOVERY_SRV`.
+ *
+ * # Safety
+ * `domain` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_discovery_srv(struct turtle_config *config, const char *domain);
+
+/**
+ * The name server SRV discovery asks ("ip:port"; default the system's resolver, or
+ * `TURTLE_NAME_SERVER`).
+ *
+ * # Safety
+ * `addr` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_name_server(struct turtle_config *config, const char *addr);
+
+/**
+ * Asks the cluster for its member list every `interval_ms` and after a request found no
+ * member answering: added members join, removed ones leave (0, the default, is off).
+ */
+turtle_status turtle_config_set_auto_sync_ms(struct turtle_config *config, uint64_t interval_ms);
 
 /**
  * Keeps looked-up and watched services in memory (default false): a lookup of a name
@@ -461,8 +538,10 @@ turtle_status turtle_config_set_probe_backoff_ms(struct turtle_config *config,
                                                  uint64_t max_ms);
 
 /**
- * Makes a finder for `endpoints` ("host:port" or "http://host:port", comma-separated).
- * Connections open lazily: this succeeds with every member down. `*out` is written only
+ * Makes a finder for `endpoints` ("host:port", "http://host:port" or
+ * "https://host:port", comma-separated), with the TLS and auth settings of the
+ * environment (see `turtle_config_new`). Connections open lazily: this succeeds with
+ * every member down. `*out` is written only
  * on success.
  *
  * # Safety

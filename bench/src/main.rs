@@ -10,6 +10,7 @@ mod lookups;
 mod measure;
 mod python_baseline;
 mod scale;
+mod tls;
 mod watch_latency;
 
 use std::sync::Arc;
@@ -26,8 +27,9 @@ fn main() {
         Some("watch-move") => failover::watch_move(&mut Cluster::start()),
         Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
         Some("cache") => cache_run(),
+        Some("tls") => tls_run(5000),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache, tls");
             std::process::exit(2);
         }
     }
@@ -82,6 +84,15 @@ fn full_run() {
     scale::watches(&mut cluster, 10_000);
     println!();
     cache_part(&mut cluster, n);
+    println!();
+    drop(cluster);
+    tls_run(n);
+}
+
+/// The TLS figures, on clusters of their own.
+fn tls_run(n: usize) {
+    println!("| TLS | value | ratio | target |\n|---|---|---|---|");
+    tls::run(n);
 }
 
 /// The cache's figures on a cluster of its own.

@@ -128,15 +128,20 @@ impl Config {
     /// every known member fails. The system's resolver is asked unless
     /// [`Config::with_name_server`] says another.
     pub fn discover(domain: &str) -> Result<Config> {
+        Config::defaults(Vec::new()).with_discovery_srv(domain)
+    }
+
+    /// Finds the members by the DNS SRV records of `domain` instead of the endpoints (see
+    /// [`Config::discover`]).
+    pub fn with_discovery_srv(mut self, domain: &str) -> Result<Config> {
         let domain = domain.trim();
         if domain.is_empty() || domain.contains(['/', ' ', '\0', ':']) {
             return Err(Error::invalid(format!(
                 "discovery domain {domain:?} is not a domain name"
             )));
         }
-        let mut cfg = Config::defaults(Vec::new());
-        cfg.discovery = Some(domain.to_string());
-        Ok(cfg)
+        self.discovery = Some(domain.to_string());
+        Ok(self)
     }
 
     /// The security settings of the environment, where set: `TURTLE_CA_FILE`,
@@ -307,6 +312,12 @@ impl Config {
         self
     }
 
+    /// Turns auto-sync off (the default).
+    pub fn without_auto_sync(mut self) -> Config {
+        self.auto_sync = None;
+        self
+    }
+
     /// The default deadline of every call (default 5 s); calls may override it.
     pub fn with_deadline(mut self, deadline: Duration) -> Config {
         self.deadline = deadline;
@@ -428,7 +439,11 @@ impl Config {
                 return Err(Error::invalid(format!("{name} must be above zero")));
             }
         }
+        if self.auto_sync.is_some_and(|d| d.is_zero()) {
+            return Err(Error::invalid("auto_sync must be above zero (or off)"));
+        }
         let bounded = [
+            ("auto_sync", self.auto_sync.unwrap_or_default()),
             ("watch_retry_delay", self.watch_retry_delay),
             ("retry_backoff minimum", self.retry_backoff.0),
             ("probe_backoff minimum", self.probe_backoff.0),
@@ -576,6 +591,10 @@ mod tests {
             ("with_deadline", shown(c.deadline)),
             ("with_consistency", "linearizable".into()),
             ("with_cache", if c.cache { "on" } else { "off" }.into()),
+            (
+                "with_auto_sync",
+                if c.auto_sync.is_some() { "on" } else { "off" }.into(),
+            ),
             ("with_max_queued_changes", c.max_queued_changes.to_string()),
             ("with_max_response_bytes", c.max_response_bytes.to_string()),
             ("with_hedge_after", shown(c.hedge_after)),

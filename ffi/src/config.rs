@@ -42,8 +42,11 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
-/// malformed value gives TURTLE_INVALID_ARGUMENT) or 127.0.0.1:2379, prefix "/services/",
-/// deadline 5000 ms, linearizable reads, and the timings the README's table lists.
+/// malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
+/// names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
+/// `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; prefix
+/// "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
+/// lists.
 /// `*out` is written only on success.
 ///
 /// # Safety
@@ -124,6 +127,148 @@ pub extern "C" fn turtle_config_set_consistency(
             other => return Err(FfiError::invalid(format!("unknown consistency {other}"))),
         };
         update(config, |cfg| Ok(cfg.with_consistency(c)))
+    })
+}
+
+/// Verifies `https://` members against the CA certificates in this PEM file (read when
+/// the finder is made: a file that cannot be read gives TURTLE_INVALID_ARGUMENT naming
+/// it). Without one, the system's roots are used. Default from `TURTLE_CA_FILE`.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_ca_file(
+    config: *mut turtle_config,
+    path: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let path = unsafe { arg_str(path, "path") }?;
+        update(config, |c| Ok(c.with_ca_file(path)))
+    })
+}
+
+/// `turtle_config_set_ca_file` with the PEM text itself.
+///
+/// # Safety
+/// `pem` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_ca_pem(
+    config: *mut turtle_config,
+    pem: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let pem = unsafe { arg_str(pem, "pem") }?;
+        update(config, |c| Ok(c.with_ca_pem(pem)))
+    })
+}
+
+/// Presents this client certificate and key (PEM files) to `https://` members, for
+/// clusters started with `--client-cert-auth`. Default from `TURTLE_CERT_FILE` and
+/// `TURTLE_KEY_FILE`.
+///
+/// # Safety
+/// Both are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_client_cert(
+    config: *mut turtle_config,
+    cert_file: *const c_char,
+    key_file: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let (cert, key) = unsafe {
+            (
+                arg_str(cert_file, "cert_file")?,
+                arg_str(key_file, "key_file")?,
+            )
+        };
+        update(config, |c| Ok(c.with_client_cert(cert, key)))
+    })
+}
+
+/// The name the members' certificates must carry, when not the endpoints' host.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_server_name(
+    config: *mut turtle_config,
+    name: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let name = unsafe { arg_str(name, "name") }?;
+        update(config, |c| Ok(c.with_server_name(name)))
+    })
+}
+
+/// Authenticates as `user` on a cluster with auth enabled; the token is renewed without
+/// the caller noticing. Wrong credentials give TURTLE_PERMISSION_DENIED. The password is
+/// never shown in messages. Default from `TURTLE_USER` and `TURTLE_PASSWORD`.
+///
+/// # Safety
+/// Both are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_auth(
+    config: *mut turtle_config,
+    user: *const c_char,
+    password: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let (user, password) = unsafe { (arg_str(user, "user")?, arg_str(password, "password")?) };
+        update(config, |c| c.with_auth(user, password))
+    })
+}
+
+/// Finds the members by the DNS SRV records of `domain` (`_etcd-client-ssl._tcp` and
+/// `_etcd-client._tcp`) instead of the endpoints. Default from `TURTLE_DISCOVERY_SRV`.
+///
+/// # Safety
+/// `domain` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_discovery_srv(
+    config: *mut turtle_config,
+    domain: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let domain = unsafe { arg_str(domain, "domain") }?;
+        update(config, |c| c.with_discovery_srv(domain))
+    })
+}
+
+/// The name server SRV discovery asks ("ip:port"; default the system's resolver, or
+/// `TURTLE_NAME_SERVER`).
+///
+/// # Safety
+/// `addr` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_name_server(
+    config: *mut turtle_config,
+    addr: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let addr = unsafe { arg_str(addr, "addr") }?;
+        update(config, |c| c.with_name_server(addr))
+    })
+}
+
+/// Asks the cluster for its member list every `interval_ms` and after a request found no
+/// member answering: added members join, removed ones leave (0, the default, is off).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_auto_sync_ms(
+    config: *mut turtle_config,
+    interval_ms: u64,
+) -> turtle_status {
+    guard(|| {
+        update(config, |c| match interval_ms {
+            0 => Ok(c.without_auto_sync()),
+            ms => Ok(c.with_auto_sync(Duration::from_millis(ms))),
+        })
     })
 }
 

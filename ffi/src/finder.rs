@@ -31,8 +31,10 @@ unsafe fn make(cfg: Config, out: *mut *mut turtle_finder) -> Result<(), FfiError
     Ok(())
 }
 
-/// Makes a finder for `endpoints` ("host:port" or "http://host:port", comma-separated).
-/// Connections open lazily: this succeeds with every member down. `*out` is written only
+/// Makes a finder for `endpoints` ("host:port", "http://host:port" or
+/// "https://host:port", comma-separated), with the TLS and auth settings of the
+/// environment (see `turtle_config_new`). Connections open lazily: this succeeds with
+/// every member down. `*out` is written only
 /// on success.
 ///
 /// # Safety
@@ -46,7 +48,7 @@ pub unsafe extern "C" fn turtle_finder_new(
         // SAFETY: caller contract.
         let e = unsafe { arg_str(endpoints, "endpoints") }?;
         // SAFETY: caller contract.
-        unsafe { make(Config::new([e])?, out) }
+        unsafe { make(Config::new([e])?.with_security_from_env()?, out) }
     })
 }
 

@@ -1,6 +1,7 @@
 //! `ServiceFinder` for Python: arguments are taken while holding the interpreter, the
 //! blocking work runs detached from it.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +49,62 @@ struct Timings {
     watch_retry_delay: Option<f64>,
     retry_backoff: Option<(f64, f64)>,
     probe_backoff: Option<(f64, f64)>,
+    auto_sync: Option<f64>,
+}
+
+/// The TLS, auth and discovery keyword arguments of `ServiceFinder`.
+struct Security {
+    ca_file: Option<PathBuf>,
+    ca_pem: Option<String>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    server_name: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    discovery_srv: Option<String>,
+    name_server: Option<String>,
+}
+
+impl Security {
+    /// `cfg` with every setting given (those of the environment apply first).
+    fn apply(self, mut cfg: Config) -> Result<Config, Error> {
+        if let Some(ca) = self.ca_file {
+            cfg = cfg.with_ca_file(ca);
+        }
+        if let Some(pem) = self.ca_pem {
+            cfg = cfg.with_ca_pem(pem);
+        }
+        match (self.cert_file, self.key_file) {
+            (Some(cert), Some(key)) => cfg = cfg.with_client_cert(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "cert_file and key_file go together",
+                ))
+            }
+        }
+        if let Some(name) = self.server_name {
+            cfg = cfg.with_server_name(name);
+        }
+        match (self.user, self.password) {
+            (Some(user), Some(password)) => cfg = cfg.with_auth(user, password)?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "user and password go together",
+                ))
+            }
+        }
+        if let Some(domain) = self.discovery_srv {
+            cfg = cfg.with_discovery_srv(&domain)?;
+        }
+        if let Some(ns) = self.name_server {
+            cfg = cfg.with_name_server(&ns)?;
+        }
+        Ok(cfg)
+    }
 }
 
 /// A core setter of one duration, and of two; with the keyword's name and value.
@@ -100,6 +157,9 @@ impl Timings {
                 cfg = set(cfg, seconds(what, a)?, seconds(what, b)?);
             }
         }
+        if let Some(every) = self.auto_sync {
+            cfg = cfg.with_auto_sync(seconds("auto_sync", every)?);
+        }
         Ok(cfg)
     }
 }
@@ -107,8 +167,8 @@ impl Timings {
 /// The settings for `endpoints`: a str ("a:1,b:2"), a list of str, or None (from
 /// `TURTLE_ENDPOINTS`).
 fn endpoints_config(endpoints: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Config, Error>> {
-    Ok(match endpoints {
-        None => Config::from_env(),
+    let given = match endpoints {
+        None => return Ok(Config::from_env()),
         Some(e) if e.is_instance_of::<PyString>() => Config::new([e.extract::<String>()?]),
         Some(e) => {
             let list: Vec<String> = e.extract().map_err(|_| {
@@ -116,7 +176,8 @@ fn endpoints_config(endpoints: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Con
             })?;
             Config::new(list)
         }
-    })
+    };
+    Ok(given.and_then(Config::with_security_from_env))
 }
 
 /// Service lookups and watches on an etcd v3 cluster.
@@ -130,9 +191,11 @@ impl ServiceFinder {
     #[new]
     #[pyo3(signature = (
         endpoints=None, *, prefix=None, timeout=None, serializable=false, cache=false,
-        max_queued_changes=None, max_response_bytes=None, hedge_after=None, connect_timeout=None, keepalive=None,
-        watch_check=None, leader_check=None, watch_retry_delay=None, retry_backoff=None,
-        probe_backoff=None,
+        max_queued_changes=None, max_response_bytes=None, hedge_after=None,
+        connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
+        watch_retry_delay=None, retry_backoff=None, probe_backoff=None, ca_file=None,
+        ca_pem=None, cert_file=None, key_file=None, server_name=None, user=None,
+        password=None, discovery_srv=None, name_server=None, auto_sync=None,
     ))]
     // One keyword argument per setting of the core's Config, as Python callers expect.
     #[allow(clippy::too_many_arguments)]
@@ -153,19 +216,23 @@ impl ServiceFinder {
         watch_retry_delay: Option<f64>,
         retry_backoff: Option<(f64, f64)>,
         probe_backoff: Option<(f64, f64)>,
+        ca_file: Option<PathBuf>,
+        ca_pem: Option<String>,
+        cert_file: Option<PathBuf>,
+        key_file: Option<PathBuf>,
+        server_name: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+        discovery_srv: Option<String>,
+        name_server: Option<String>,
+        auto_sync: Option<f64>,
     ) -> PyResult<ServiceFinder> {
-        let timings = Timings {
-            timeout,
-            hedge_after,
-            connect_timeout,
-            keepalive,
-            watch_check,
-            leader_check,
-            watch_retry_delay,
-            retry_backoff,
-            probe_backoff,
-        };
+        #[rustfmt::skip]
+        let timings = Timings { timeout, hedge_after, connect_timeout, keepalive, watch_check, leader_check, watch_retry_delay, retry_backoff, probe_backoff, auto_sync };
+        #[rustfmt::skip]
+        let security = Security { ca_file, ca_pem, cert_file, key_file, server_name, user, password, discovery_srv, name_server };
         let cfg = endpoints_config(endpoints)?.and_then(|mut cfg| {
+            cfg = security.apply(cfg)?;
             if let Some(p) = prefix {
                 cfg = cfg.with_prefix(p)?;
             }

@@ -1,5 +1,6 @@
 """Type stubs of the native module turtle_finder._native."""
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, final
@@ -98,6 +99,16 @@ class ServiceFinder:
         watch_retry_delay: float | None = None,
         retry_backoff: tuple[float, float] | None = None,
         probe_backoff: tuple[float, float] | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        ca_pem: str | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        server_name: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        discovery_srv: str | None = None,
+        name_server: str | None = None,
+        auto_sync: float | None = None,
     ) -> None: ...
     def get_service(self, name: str, *, timeout: float | None = None) -> str | None: ...
     def get_service_bytes(self, name: str, *, timeout: float | None = None) -> bytes | None: ...

@@ -86,6 +86,26 @@ int main(void) {
   CHECK(strstr(turtle_last_error(), "retry_backoff") != NULL);
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_probe_backoff_ms(cfg, 0, 0));
   OK(turtle_config_set_watch_retry_delay_ms(cfg, 0)); /* zero is allowed here */
+  /* Security settings: checked as far as they can be before the finder is made. */
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_auth(cfg, "", "pw"));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_auth(cfg, "u", NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_name_server(cfg, "not an address"));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_discovery_srv(cfg, "a b/c"));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_ca_file(cfg, NULL));
+  OK(turtle_config_set_auto_sync_ms(cfg, 0));
+  {
+    turtle_config *tls;
+    turtle_finder *g = NULL;
+    OK(turtle_config_new(&tls));
+    OK(turtle_config_set_endpoints(tls, "https://127.0.0.1:1"));
+    OK(turtle_config_set_ca_file(tls, "/nonexistent/turtle-ca.pem"));
+    EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_with_config(tls, &g));
+    CHECK(g == NULL && strstr(turtle_last_error(), "/nonexistent/turtle-ca.pem") != NULL);
+    OK(turtle_config_set_auth(tls, "user", "s3cret-pw"));
+    EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_with_config(tls, &g));
+    CHECK(strstr(turtle_last_error(), "s3cret-pw") == NULL);
+    OK(turtle_config_free(tls));
+  }
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(NULL, 1));
   CHECK(strcmp(turtle_status_name(TURTLE_INTERRUPTED), "interrupted") == 0);
 

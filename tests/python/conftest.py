@@ -21,13 +21,15 @@ CLUSTER_BIN = Path(os.environ.get("TURTLE_CLUSTER_BIN", ROOT / "target" / "debug
 class Cluster:
     """A running 3-member etcd cluster; it dies with this process (its stdin closes)."""
 
-    def __init__(self, *etcd_args: str) -> None:
+    def __init__(self, *etcd_args: str, options: tuple[str, ...] = ()) -> None:
+        """`options` are turtle-cluster's own (--tls, --client-cert-auth, --auth PW)."""
         if not CLUSTER_BIN.exists():
             raise RuntimeError(f"{CLUSTER_BIN} is missing: run `cargo build -p turtle-tests` (make test does)")
-        args = [str(CLUSTER_BIN)] + (["--", *etcd_args] if etcd_args else [])
+        args = [str(CLUSTER_BIN), *options] + (["--", *etcd_args] if etcd_args else [])
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         first = json.loads(self._line())
         self.endpoints: list[str] = first["endpoints"]
+        self.certs: dict[str, str] = first.get("certs", {})
 
     def _line(self) -> str:
         assert self.proc.stdout is not None

@@ -70,6 +70,11 @@ fn sanitized(cmd: &mut Command, c: &Cluster) {
 
 /// Compiles tests/c/NAME.c under the sanitizers and runs it against a fresh cluster.
 fn run_c_test(name: &str) {
+    run_c_test_on(name, Cluster::start(), &[]);
+}
+
+/// [`run_c_test`] against cluster `c`, with more environment for the program.
+fn run_c_test_on(name: &str, c: Cluster, env: &[(&str, String)]) {
     let tmp = tempfile::tempdir().unwrap();
     let bin = tmp.path().join(name);
     let lib = lib_dir();
@@ -81,9 +86,9 @@ fn run_c_test(name: &str) {
         "-lpthread".into(),
     ]);
     compile(&root().join(format!("tests/c/{name}.c")), &bin, &extra);
-    let c = Cluster::start();
     let mut cmd = Command::new(&bin);
     sanitized(&mut cmd, &c);
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let out = cmd.output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -133,6 +138,31 @@ fn c_values_of_any_bytes_and_size_under_sanitizers() {
 #[test]
 fn c_random_call_sequences_under_sanitizers() {
     run_c_test("fuzz");
+}
+
+/// The lookup and watch programs against a TLS cluster that wants client certificates:
+/// libturtle takes them from TURTLE_CA_FILE, TURTLE_CERT_FILE and TURTLE_KEY_FILE (and
+/// the programs' etcdctl from its own ETCDCTL_* variables).
+#[test]
+fn c_lookups_and_watches_over_tls_with_client_certificates() {
+    let certs = std::sync::Arc::new(turtle_tests::Certs::new());
+    for name in ["lookup", "watch"] {
+        let c = Cluster::start_with(turtle_tests::ClusterOptions {
+            tls: Some(certs.clone()),
+            client_cert_auth: true,
+            ..Default::default()
+        });
+        let path = |p: &Path| p.display().to_string();
+        let env = [
+            ("TURTLE_CA_FILE", path(&certs.ca)),
+            ("TURTLE_CERT_FILE", path(&certs.client.cert)),
+            ("TURTLE_KEY_FILE", path(&certs.client.key)),
+            ("ETCDCTL_CACERT", path(&certs.ca)),
+            ("ETCDCTL_CERT", path(&certs.client.cert)),
+            ("ETCDCTL_KEY", path(&certs.client.key)),
+        ];
+        run_c_test_on(name, c, &env);
+    }
 }
 
 #[test]

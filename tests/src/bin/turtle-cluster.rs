@@ -6,15 +6,21 @@
 //! `compact REV`, `pids`. It stops the cluster and exits when stdin closes (so a crashed
 //! test never leaves etcd behind) or on `quit`.
 //!
-//! Usage: `turtle-cluster [--members N] [-- extra etcd flags...]`
+//! Usage: `turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD]
+//! [-- extra etcd flags...]`. With `--tls` the first line also has `"certs"`: the paths of
+//! the CA, a client certificate and key, and a CA that signed nothing; with `--auth`, auth
+//! is on with `root` and a `reader` (password `readerpw`) that may read `/services/` only.
 
 use std::io::{BufRead, Write};
 
+use std::sync::Arc;
+
 use serde_json::json;
-use turtle_tests::{Cluster, ClusterOptions};
+use turtle_tests::{Certs, Cluster, ClusterOptions};
 
 fn main() {
     let mut opts = ClusterOptions::default();
+    let mut auth: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -24,20 +30,38 @@ fn main() {
                     _ => fail("--members takes a number above 0"),
                 }
             }
+            "--tls" => opts.tls = Some(Arc::new(Certs::new())),
+            "--client-cert-auth" => opts.client_cert_auth = true,
+            "--auth" => {
+                auth = Some(
+                    args.next()
+                        .unwrap_or_else(|| fail("--auth takes a password")),
+                )
+            }
             "--" => opts.extra_args.extend(args.by_ref()),
             "-h" | "--help" => {
-                println!("usage: turtle-cluster [--members N] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, leader, put K V, delete K, compact REV, pids, quit");
+                println!("usage: turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, leader, put K V, delete K, compact REV, pids, quit");
                 return;
             }
             other => fail(&format!("unknown argument {other:?}")),
         }
     }
+    let certs = opts.tls.clone();
     let mut cluster = Cluster::start_with(opts);
+    if let Some(root) = &auth {
+        cluster.enable_auth(root);
+        cluster.add_reader("reader", "readerpw", "/services/");
+    }
     let mut out = std::io::stdout().lock();
-    say(
-        &mut out,
-        json!({"endpoints": cluster.endpoints(), "pids": pids(&cluster)}),
-    );
+    let mut first = json!({"endpoints": cluster.endpoints(), "pids": pids(&cluster)});
+    if let Some(c) = certs {
+        let p = |p: &std::path::Path| p.display().to_string();
+        first["certs"] = json!({
+            "ca": p(&c.ca), "wrong_ca": p(&c.wrong_ca),
+            "client_cert": p(&c.client.cert), "client_key": p(&c.client.key),
+        });
+    }
+    say(&mut out, first);
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
