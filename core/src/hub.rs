@@ -277,7 +277,8 @@ type Step = std::result::Result<(), Outcome>;
 
 /// A request waiting to go out on the stream.
 enum Out {
-    Create(Vec<u8>, etcd_client::WatchOptions),
+    /// The key, the request, and its stream id.
+    Create(Vec<u8>, etcd_client::WatchOptions, i64),
     Cancel(i64),
     Progress,
 }
@@ -289,7 +290,7 @@ async fn send(
     out: &Out,
 ) -> std::result::Result<(), etcd_client::Error> {
     match out {
-        Out::Create(key, opts) => sender.watch(key.clone(), Some(opts.clone())).await,
+        Out::Create(key, opts, _) => sender.watch(key.clone(), Some(opts.clone())).await,
         Out::Cancel(sid) => sender.cancel(*sid).await,
         Out::Progress => sender.request_progress().await,
     }
@@ -305,6 +306,10 @@ struct Session<'h> {
     member: Arc<Member>,
     sender: WatchRequestSender,
     outbox: VecDeque<Out>,
+    /// Create requests sent that etcd has not answered yet (by stream id), and when.
+    unanswered: HashMap<i64, Instant>,
+    /// When etcd last answered a create or cancel request.
+    last_answer: Instant,
     ids: StreamIds,
     /// The member answered on this stream.
     served: bool,
@@ -320,7 +325,7 @@ impl<'h> Session<'h> {
         let mut ids: Vec<i64> = hub.watches.keys().copied().collect();
         ids.sort_unstable();
         let mut stream_ids = StreamIds::default();
-        let first = stream_ids.create_request(ids[0], &hub.watches[&ids[0]]).0;
+        let (first, _, first_sid) = stream_ids.create_request(ids[0], &hub.watches[&ids[0]]);
         let cfg = &hub.pool.cfg;
         let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
         let mut client = member.watch.clone();
@@ -346,6 +351,8 @@ impl<'h> Session<'h> {
             member: member.clone(),
             sender,
             outbox: VecDeque::new(),
+            unanswered: HashMap::from([(first_sid, Instant::now())]),
+            last_answer: Instant::now(),
             ids: stream_ids,
             served: false,
             last_heard: Instant::now(),
@@ -399,7 +406,9 @@ impl<'h> Session<'h> {
     fn on_sent(&mut self, sent: std::result::Result<(), etcd_client::Error>) -> Step {
         match sent {
             Ok(()) => {
-                self.outbox.pop_front();
+                if let Some(Out::Create(_, _, sid)) = self.outbox.pop_front() {
+                    self.unanswered.insert(sid, Instant::now());
+                }
                 Ok(())
             }
             Err(e) => Err(self.failed(reason_of(&e))),
@@ -412,8 +421,8 @@ impl<'h> Session<'h> {
         let Some(e) = self.hub.watches.get(&id) else {
             return;
         };
-        let (req, old) = self.ids.create_request(id, e);
-        self.outbox.push_back(Out::Create(e.key.clone(), req));
+        let (req, old, sid) = self.ids.create_request(id, e);
+        self.outbox.push_back(Out::Create(e.key.clone(), req, sid));
         if let Some(old) = old {
             self.outbox.push_back(Out::Cancel(old));
         }
@@ -459,14 +468,38 @@ impl<'h> Session<'h> {
     /// Moves a stream that stayed silent too long; else asks for progress, which a live
     /// member answers even when nothing changes.
     fn check_progress(&mut self) -> Step {
+        let limit = self.hub.pool.cfg.watch_check_timeout;
         let silent = self.last_heard.elapsed();
-        if silent > self.hub.pool.cfg.watch_check_timeout {
+        if silent > limit {
             return Err(self.failed(format!("watch stream silent for {silent:.0?}")));
+        }
+        // etcd 3.4 drops a create request silently when the stream's auth token expired:
+        // a create long unanswered on a live stream that answers no create at all gets a
+        // new stream (and a fresh token). A busy etcd still answers others meanwhile.
+        let overdue = |t: &Instant| t.elapsed() > limit * 5;
+        if overdue(&self.last_answer) && self.unanswered.values().any(overdue) {
+            self.unanswered.clear();
+            if self.renew_token() {
+                return Err(Outcome::Renew);
+            }
+            return Err(self.failed("etcd did not answer a watch's create request".into()));
         }
         if !self.outbox.iter().any(|o| matches!(o, Out::Progress)) {
             self.outbox.push_back(Out::Progress);
         }
         Ok(())
+    }
+
+    /// With auth on, drops the token so the next stream gets a fresh one; true when it
+    /// did (once in 10 s at most: a real denial is then reported).
+    fn renew_token(&mut self) -> bool {
+        let recently = (self.hub.reauth_at).is_some_and(|t| t.elapsed() < Duration::from_secs(10));
+        if !self.hub.pool.has_auth() || recently {
+            return false;
+        }
+        self.hub.reauth_at = Some(Instant::now());
+        self.hub.pool.forget_token();
+        true
     }
 
     /// The client-side half of require-leader: a member cut off from the others keeps a
@@ -521,6 +554,10 @@ impl<'h> Session<'h> {
 
     /// Delivers one response's events, or starts the recovery of a cancelled watch.
     fn on_response(&mut self, resp: WatchResponse) -> Step {
+        if resp.created() || resp.canceled() {
+            self.unanswered.remove(&resp.watch_id());
+            self.last_answer = Instant::now();
+        }
         let Some(id) = self.ids.watch_of(resp.watch_id()) else {
             return Ok(());
         };
@@ -615,7 +652,11 @@ struct StreamIds {
 impl StreamIds {
     /// The create request of watch `id` from its next revision, under a fresh stream id;
     /// and the stream id it had before, if any.
-    fn create_request(&mut self, id: i64, e: &Entry) -> (etcd_client::WatchOptions, Option<i64>) {
+    fn create_request(
+        &mut self,
+        id: i64,
+        e: &Entry,
+    ) -> (etcd_client::WatchOptions, Option<i64>, i64) {
         let sid = STREAM_IDS.fetch_add(1, AtomicOrdering::Relaxed);
         let old = self.forget(id);
         self.watch_of.insert(sid, id);
@@ -626,7 +667,7 @@ impl StreamIds {
         if let Some(end) = &e.range_end {
             req = req.with_range(end.clone());
         }
-        (req, old)
+        (req, old, sid)
     }
 
     /// The watch a stream id stands for.

@@ -226,6 +226,22 @@ fn expiring_tokens_are_renewed_without_the_caller_noticing() {
         .collect();
     assert_eq!(seen, written, "every change, in order");
     assert_eq!(errors.load(Ordering::SeqCst), 0, "of {lookups} lookups");
+    // A watch added once the stream's token expired unused: etcd 3.4 drops its create
+    // silently; the finder sees it unanswered and reopens the stream with a fresh token.
+    std::thread::sleep(Duration::from_millis(2500)); // the token expires unused
+    let (tx2, rx2) = unbounded();
+    let _w2 = f
+        .watch_service_with(
+            "ttl2",
+            Default::default(),
+            move |ch: &turtle_finder::Change| tx2.send(ch.revision).unwrap(),
+            |e: &turtle_finder::Error| panic!("the watch reported {e}"),
+        )
+        .unwrap();
+    let r1 = c.put_via(0, "/services/ttl", "after");
+    let r2 = c.put_via(0, "/services/ttl2", "new");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), r1);
+    assert_eq!(rx2.recv_timeout(WAIT).unwrap(), r2);
 }
 
 /// dnsmasq on a free loopback port, serving SRV records; ended on drop.

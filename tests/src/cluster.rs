@@ -604,24 +604,7 @@ impl Cluster {
         let name = format!("m{i}");
         let ports = free_ports(2).expect("free ports");
         let peer = format!("http://127.0.0.1:{}", ports[1]);
-        // etcd adds a member only once every member was connected for 5 s.
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = self
-                .etcdctl_command()
-                .args(["member", "add", &name, &format!("--peer-urls={peer}")])
-                .output();
-            match out {
-                Ok(o) if o.status.success() => break,
-                Ok(o)
-                    if Instant::now() < end
-                        && String::from_utf8_lossy(&o.stderr).contains("unhealthy") =>
-                {
-                    std::thread::sleep(Duration::from_millis(500)); // no event says "healthy"
-                }
-                other => panic!("etcdctl member add: {other:?}"),
-            }
-        }
+        self.etcdctl_when_healthy(&["member", "add", &name, &format!("--peer-urls={peer}")]);
         let initial: Vec<String> = (self.members.iter())
             .filter(|m| m.child.is_some())
             .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
@@ -652,8 +635,26 @@ impl Cluster {
             .and_then(|l| l.split(", ").next())
             .unwrap_or_else(|| panic!("{name} is not in {list}"))
             .to_string();
-        self.etcdctl(&["member", "remove", &id]);
+        self.etcdctl_when_healthy(&["member", "remove", &id]);
         self.kill(i);
+    }
+
+    /// Runs a membership change, retrying while etcd calls the cluster unhealthy: it
+    /// changes membership only once every member was connected for 5 s.
+    fn etcdctl_when_healthy(&self, args: &[&str]) {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.etcdctl_command().args(args).output() {
+                Ok(o) if o.status.success() => return,
+                Ok(o)
+                    if Instant::now() < end
+                        && String::from_utf8_lossy(&o.stderr).contains("unhealthy") =>
+                {
+                    std::thread::sleep(Duration::from_millis(500)); // no event says "healthy"
+                }
+                other => panic!("etcdctl {args:?}: {other:?}"),
+            }
+        }
     }
 }
 
