@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
-use turtle_finder::{Config, ErrorKind, ReadOptions, ServiceFinder};
+use turtle_finder::{
+    Config, ErrorKind, ReadOptions, RegisterOptions, RegistrationState, ServiceFinder,
+};
 use turtle_tests::{Certs, Cluster, ClusterOptions, FakeTlsMember};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -242,6 +244,49 @@ fn expiring_tokens_are_renewed_without_the_caller_noticing() {
     let r2 = c.put_via(0, "/services/ttl2", "new");
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), r1);
     assert_eq!(rx2.recv_timeout(WAIT).unwrap(), r2);
+}
+
+#[test]
+fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
+    let c = auth_cluster(&["--auth-token-ttl", "2"]);
+    c.add_user("writer", "writerpw", "readwrite", "/services/");
+    let cfg = Config::new(c.endpoints()).unwrap();
+    let f = ServiceFinder::new(cfg.with_auth("writer", "writerpw").unwrap()).unwrap();
+    let (states, errors) = (unbounded(), unbounded());
+    let (to_states, to_errors) = (states.0, errors.0);
+    let reg = f
+        .register_with(
+            "authed",
+            "10.1.0.1:80",
+            RegisterOptions {
+                ttl: Duration::from_secs(3),
+                ..Default::default()
+            },
+            move |s| to_states.send(s).unwrap(),
+            move |e| to_errors.send(e.to_string()).unwrap(),
+        )
+        .unwrap();
+    // Keepalives run on; the token expires between the writes that need it.
+    std::thread::sleep(Duration::from_millis(2500)); // the token expires unused
+    let old = reg.lease_id();
+    c.etcdctl(&["lease", "revoke", &format!("{old:x}")]);
+    let next = || states.1.recv_timeout(WAIT).unwrap();
+    assert_eq!(next(), RegistrationState::Reregistering);
+    assert_eq!(next(), RegistrationState::Registered);
+    assert_ne!(reg.lease_id(), old);
+    let stored = c.etcdctl(&["get", "--print-value-only", reg.key()]);
+    assert!(stored.contains("10.1.0.1:80"), "{stored}");
+    std::thread::sleep(Duration::from_millis(2500)); // and again before the revoke
+    reg.close();
+    assert!(
+        c.etcdctl(&["get", reg.key()]).is_empty(),
+        "revoked on close"
+    );
+    assert_eq!(next(), RegistrationState::Closed);
+    assert_eq!(
+        errors.1.try_iter().collect::<Vec<_>>(),
+        Vec::<String>::new()
+    );
 }
 
 /// dnsmasq on a free loopback port, serving SRV records; ended on drop.

@@ -584,13 +584,19 @@ impl Cluster {
 
     /// Adds `user` with a role that may only read keys under `prefix`.
     pub fn add_reader(&self, user: &str, password: &str, prefix: &str) {
-        let role = format!("{user}-reads");
+        self.add_user(user, password, "read", prefix);
+    }
+
+    /// Adds `user` with a role granted `permission` (read, write, readwrite) on keys
+    /// under `prefix`.
+    pub fn add_user(&self, user: &str, password: &str, permission: &str, prefix: &str) {
+        let role = format!("{user}-{permission}");
         self.etcdctl(&["role", "add", &role]);
         self.etcdctl(&[
             "role",
             "grant-permission",
             &role,
-            "read",
+            permission,
             "--prefix=true",
             prefix,
         ]);
