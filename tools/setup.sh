@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, only when missing: etcd and etcdctl
 # (Debian's etcd-server / etcd-client, 3.4.x), protoc and the well-known protos (etcd-client
 # compiles etcd's protobufs), a C compiler (Debian's gcc brings ASan and UBSan) and pkg-config for the C tests,
-# python3-venv for the Python tests, and dnsmasq for the DNS SRV tests.
+# python3-venv for the Python tests, dnsmasq for the DNS SRV tests and Prometheus for the
+# metrics tests.
 # Idempotent; quiet when everything is there.
 set -euo pipefail
 
@@ -17,6 +18,8 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 # A real DNS server for the SRV discovery tests (dnsmasq-base: the binary, no service).
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# A real Prometheus (and promtool) for the metrics tests and the monitoring kit's checks.
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # Debian's python3 needs python3-venv for `python3 -m venv` (the Python tests' virtualenv).
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 

@@ -1,21 +1,25 @@
 //! The async client, for programs that already run tokio.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 use crate::cache::Cache;
 use crate::change::{value_text, Change, ChangeKind};
+use crate::cluster::{self, ClusterMember, MemberStatus};
 use crate::config::check_name;
 use crate::config::{Config, Consistency};
 use crate::delivery::{Delivery, InstancesSink, KeyValue, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
+use crate::exporter::{self, Render};
 use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
 use crate::mailbox::Mailbox;
+use crate::metrics::Metrics;
 use crate::pool::{MemberHealth, Pool};
 use crate::registration::{self, RegisterOptions, Registration};
 
@@ -85,6 +89,8 @@ struct Inner {
     cache: Option<Arc<Cache>>,
     /// Every registration made, so closing the finder closes them.
     registrations: parking_lot::Mutex<Vec<Registration>>,
+    /// Where `/metrics` is served, if anywhere; the server stops when this is dropped.
+    exporter: Option<(SocketAddr, oneshot::Sender<()>)>,
 }
 
 /// What a watch watches.
@@ -104,6 +110,18 @@ impl Client {
         config.check()?;
         let cache = config.cache.then(Arc::default);
         let pool = Pool::new(Arc::new(config)).await?;
+        let exporter = match pool.cfg.metrics_addr {
+            None => None,
+            Some(addr) => {
+                let weak = Arc::downgrade(&pool);
+                let render: Render = Arc::new(move || match weak.upgrade() {
+                    Some(pool) => pool.metrics_text(),
+                    None => Err(Error::closed()),
+                });
+                let (stop, stopped) = oneshot::channel();
+                Some((exporter::serve(addr, render, stopped).await?, stop))
+            }
+        };
         let hub = Hub::start(pool.clone());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -112,8 +130,40 @@ impl Client {
                 next_id: AtomicI64::new(1),
                 cache,
                 registrations: Default::default(),
+                exporter,
             }),
         })
+    }
+
+    /// The metrics in Prometheus's text format (see the README's list). An
+    /// `InvalidArgument` error when the metrics setting is off.
+    pub fn metrics(&self) -> Result<String> {
+        self.inner.pool.metrics_text()
+    }
+
+    /// Where `/metrics` is served (the port chosen when the setting asked for port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.inner.exporter.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// The cluster's members as it lists them, the leader marked: what `etcdctl member
+    /// list` shows.
+    pub async fn members(&self) -> Result<Vec<ClusterMember>> {
+        cluster::members(&self.inner.pool, self.config().deadline).await
+    }
+
+    /// Each member's status, asked now, all at once: reachable or not, round trip, raft
+    /// term and index, leader, alarms. A member silent for the watch check timeout or
+    /// the connect timeout (the longer; 1 s by default) is reported unreachable.
+    pub async fn health(&self) -> Vec<MemberStatus> {
+        let cfg = self.config();
+        let limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
+        cluster::health(&self.inner.pool, limit).await
+    }
+
+    /// What records this client's metrics.
+    pub(crate) fn recorder(&self) -> &Arc<Metrics> {
+        &self.inner.pool.metrics
     }
 
     /// The settings this client was made with.
@@ -219,7 +269,7 @@ impl Client {
     /// Watches service `name`; changes arrive through the returned stream.
     pub async fn watch_service(&self, name: &str, opts: WatchOptions) -> Result<WatchStream> {
         let sink = Arc::new(StreamSink {
-            mailbox: Mailbox::new(self.config().max_queued_changes),
+            mailbox: Mailbox::new(self.config().max_queued_changes, self.recorder().clone()),
             notify: Notify::new(),
         });
         let id = (self.start_watch(name, Target::Service, opts, sink.clone())).await?;
@@ -232,7 +282,7 @@ impl Client {
     /// current list first with `opts.initial`).
     pub async fn watch_instances(&self, name: &str, opts: WatchOptions) -> Result<InstancesStream> {
         let sink = Arc::new(StreamSink {
-            mailbox: Mailbox::new(self.config().max_queued_changes),
+            mailbox: Mailbox::new(self.config().max_queued_changes, self.recorder().clone()),
             notify: Notify::new(),
         });
         let adapter = self.instances_sink(name, sink.clone())?;

@@ -22,6 +22,8 @@ pub const PASSWORD_ENV: &str = "TURTLE_PASSWORD";
 pub const DISCOVERY_SRV_ENV: &str = "TURTLE_DISCOVERY_SRV";
 /// See [`CA_FILE_ENV`].
 pub const NAME_SERVER_ENV: &str = "TURTLE_NAME_SERVER";
+/// See [`CA_FILE_ENV`].
+pub const METRICS_ADDR_ENV: &str = "TURTLE_METRICS_ADDR";
 
 /// An environment variable: `None` when unset or empty; an error when not UTF-8.
 fn env(name: &str) -> Result<Option<String>> {
@@ -89,6 +91,9 @@ pub struct Config {
     pub(crate) discovery: Option<String>,
     pub(crate) name_server: Option<std::net::SocketAddr>,
     pub(crate) auto_sync: Option<Duration>,
+    pub(crate) metrics: bool,
+    /// Where the finder serves `/metrics`, if anywhere.
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The longest duration any setting accepts: far beyond any sensible value, and far from
@@ -112,14 +117,14 @@ impl Config {
 
     /// Settings from the environment: the endpoints in `TURTLE_ENDPOINTS` (or the members
     /// the DNS SRV records of `TURTLE_DISCOVERY_SRV` name, or `127.0.0.1:2379`), and the
-    /// security settings of [`Config::with_security_from_env`].
+    /// security settings of [`Config::with_env_settings`].
     pub fn from_env() -> Result<Config> {
         let discovery = env(DISCOVERY_SRV_ENV)?;
         let cfg = match (&discovery, std::env::var_os(endpoints::ENDPOINTS_ENV)) {
             (Some(domain), None) => Config::discover(domain)?,
             _ => Config::defaults(endpoints::from_env()?),
         };
-        cfg.with_security_from_env()
+        cfg.with_env_settings()
     }
 
     /// Settings whose members are found by DNS SRV records of `domain`, as etcdctl's
@@ -144,12 +149,12 @@ impl Config {
         Ok(self)
     }
 
-    /// The security settings of the environment, where set: `TURTLE_CA_FILE`,
-    /// `TURTLE_CERT_FILE` with `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER` with
-    /// `TURTLE_PASSWORD`, and `TURTLE_NAME_SERVER` (the name server of SRV discovery).
-    /// `from_env` applies them; the C and Python faces apply them before their own
-    /// arguments.
-    pub fn with_security_from_env(mut self) -> Result<Config> {
+    /// The settings of the environment other than the members, where set:
+    /// `TURTLE_CA_FILE`, `TURTLE_CERT_FILE` with `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`,
+    /// `TURTLE_USER` with `TURTLE_PASSWORD`, `TURTLE_NAME_SERVER` (the name server of SRV
+    /// discovery) and `TURTLE_METRICS_ADDR` (where to serve `/metrics`). `from_env`
+    /// applies them; the C and Python faces apply them before their own arguments.
+    pub fn with_env_settings(mut self) -> Result<Config> {
         if let Some(ca) = env(CA_FILE_ENV)? {
             self = self.with_ca_file(ca);
         }
@@ -176,6 +181,9 @@ impl Config {
         }
         if let Some(ns) = env(NAME_SERVER_ENV)? {
             self = self.with_name_server(&ns)?;
+        }
+        if let Some(addr) = env(METRICS_ADDR_ENV)? {
+            self = self.with_metrics_addr(&addr)?;
         }
         Ok(self)
     }
@@ -204,6 +212,8 @@ impl Config {
             discovery: None,
             name_server: None,
             auto_sync: None,
+            metrics: true,
+            metrics_addr: None,
         }
     }
 
@@ -239,6 +249,28 @@ impl Config {
     pub fn with_cache(mut self, on: bool) -> Config {
         self.cache = on;
         self
+    }
+
+    /// Counts requests, failovers, watch moves and callbacks for
+    /// `ServiceFinder::metrics` (default on; see the README's list of metrics). Off, the
+    /// counting costs nothing and `metrics` is an error.
+    pub fn with_metrics(mut self, on: bool) -> Config {
+        self.metrics = on;
+        self
+    }
+
+    /// Serves the metrics over HTTP at `http://<addr>/metrics` (default: nowhere), on the
+    /// finder's runtime until it closes. `addr` is `IP:PORT`; port 0 picks a free one
+    /// (`ServiceFinder::metrics_addr` says which). Turns the metrics on.
+    pub fn with_metrics_addr(mut self, addr: &str) -> Result<Config> {
+        let parsed = addr.trim().parse().map_err(|_| {
+            Error::invalid(format!(
+                "metrics address {addr:?} is not IP:PORT (e.g. 127.0.0.1:9464)"
+            ))
+        })?;
+        self.metrics_addr = Some(parsed);
+        self.metrics = true;
+        Ok(self)
     }
 
     /// Verifies `https://` members against the CA certificates in this PEM file (read
@@ -439,6 +471,11 @@ impl Config {
                 return Err(Error::invalid(format!("{name} must be above zero")));
             }
         }
+        if let (Some(addr), false) = (self.metrics_addr, self.metrics) {
+            return Err(Error::invalid(format!(
+                "metrics are off but are to be served at {addr}"
+            )));
+        }
         if self.auto_sync.is_some_and(|d| d.is_zero()) {
             return Err(Error::invalid("auto_sync must be above zero (or off)"));
         }
@@ -591,6 +628,8 @@ mod tests {
             ("with_deadline", shown(c.deadline)),
             ("with_consistency", "linearizable".into()),
             ("with_cache", if c.cache { "on" } else { "off" }.into()),
+            ("with_metrics", if c.metrics { "on" } else { "off" }.into()),
+            ("with_metrics_addr", "none".into()),
             (
                 "with_auto_sync",
                 if c.auto_sync.is_some() { "on" } else { "off" }.into(),

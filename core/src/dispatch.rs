@@ -15,6 +15,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::Mailbox;
+use crate::metrics::Metrics;
 use crate::waits::{self, Waited};
 
 /// A watch's callback as the dispatcher calls it.
@@ -48,10 +49,11 @@ pub(crate) struct Dispatcher {
     closed: Arc<AtomicBool>,
     /// Set by the thread as it ends, after the last callback it ran was dropped.
     ended: Arc<Latch>,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
-    pub(crate) fn start() -> Result<Dispatcher> {
+    pub(crate) fn start(metrics: Arc<Metrics>) -> Result<Dispatcher> {
         let (tx, rx) = unbounded();
         let closed = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(Latch::default());
@@ -71,13 +73,15 @@ impl Dispatcher {
             join: Mutex::new(Some(join)),
             closed,
             ended,
+            metrics,
         })
     }
 
     /// A slot for a new watch's callback; deliveries to it are queued for this thread.
     pub(crate) fn slot(&self, callback: Callback, max_queued: usize) -> Arc<Slot> {
         Arc::new_cyclic(|me| Slot {
-            mailbox: Mailbox::new(max_queued),
+            mailbox: Mailbox::new(max_queued, self.metrics.clone()),
+            metrics: self.metrics.clone(),
             state: Mutex::new(SlotState {
                 callback: Some(callback),
                 running: false,
@@ -153,6 +157,7 @@ pub(crate) struct Slot {
     me: Weak<Slot>,
     closed: Arc<AtomicBool>,
     dispatcher: ThreadId,
+    metrics: Arc<Metrics>,
 }
 
 struct SlotState {
@@ -175,9 +180,11 @@ impl Slot {
             }
         };
         let Some(mut f) = taken else { return };
+        let started = Instant::now();
         if catch_unwind(AssertUnwindSafe(|| f(d))).is_err() {
             eprintln!("turtle-finder: a watch callback panicked; the watch goes on");
         }
+        self.metrics.callback(started.elapsed());
         let cancelled = {
             let mut s = self.state.lock();
             if s.cancelled {

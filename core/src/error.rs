@@ -190,6 +190,14 @@ pub(crate) fn classify(err: &etcd_client::Error) -> Failure {
     }
 }
 
+/// A failure in a few words, whatever its class.
+pub(crate) fn reason_of(e: &etcd_client::Error) -> String {
+    match classify(e) {
+        Failure::Connection(r) | Failure::Retryable(r) => r,
+        Failure::Final(e) => e.to_string(),
+    }
+}
+
 /// What tonic says when it makes a status up itself, with no cause attached: no member
 /// sent these.
 const MADE_UP_BY_TONIC: [&str; 9] = [

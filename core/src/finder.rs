@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use crate::change::{value_text, Change};
 use crate::client::{Client, ReadOptions, Target, WatchOptions};
+use crate::cluster::{ClusterMember, MemberStatus};
 use crate::config::Config;
 use crate::delivery::{Delivery, Sink};
 use crate::dispatch::{Dispatcher, Slot};
@@ -53,7 +54,7 @@ impl ServiceFinder {
     pub fn new(config: Config) -> Result<ServiceFinder> {
         let runtime = RuntimeThread::start()?;
         let client = runtime.block(Client::connect(config))?;
-        let dispatcher = Dispatcher::start()?;
+        let dispatcher = Dispatcher::start(client.recorder().clone())?;
         let shared = Shared {
             client,
             runtime,
@@ -351,6 +352,36 @@ impl ServiceFinder {
     /// The member whose watch stream carries this finder's watches now.
     pub fn watch_member(&self) -> Option<Endpoint> {
         self.shared.client.watch_member()
+    }
+
+    /// The metrics in Prometheus's text format: requests by operation, outcome and
+    /// member, latencies, failovers, member health, watch moves, callback queue and
+    /// times, registrations (the README lists them). An `InvalidArgument` error when the
+    /// metrics setting is off.
+    pub fn metrics(&self) -> Result<String> {
+        self.shared.usable()?.metrics()
+    }
+
+    /// Where `/metrics` is served, when the settings asked for it.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.client.metrics_addr()
+    }
+
+    /// The cluster's members as it lists them, the leader marked (`etcdctl member list`).
+    pub fn members(&self) -> Result<Vec<ClusterMember>> {
+        let client = self.shared.usable()?.clone();
+        self.shared
+            .runtime
+            .block(async move { client.members().await })
+    }
+
+    /// Each member's status, asked now (`etcdctl endpoint health` and `status`): see
+    /// [`Client::health`].
+    pub fn health(&self) -> Result<Vec<MemberStatus>> {
+        let client = self.shared.usable()?.clone();
+        self.shared
+            .runtime
+            .block(async move { Ok(client.health().await) })
     }
 
     /// Cancels every watch, stops both threads and joins them. No callback runs after it

@@ -15,7 +15,7 @@ use crate::change::{Change, ChangeKind};
 use crate::config::Consistency;
 use crate::delivery::{Delivery, KeyValue, Sink};
 use crate::endpoints::Endpoint;
-use crate::error::{classify, is_too_large, Error, ErrorKind, Failure, Result};
+use crate::error::{is_too_large, reason_of, Error, ErrorKind, Result};
 use crate::member::Member;
 use crate::pool::{backoff, Pool};
 
@@ -63,6 +63,7 @@ impl Hub {
             failed_in_row: 0,
             cluster_id: None,
             reauth_at: None,
+            moved: false,
         };
         tokio::spawn(task.run());
         Hub { tx, serving }
@@ -114,6 +115,8 @@ struct HubTask {
     cluster_id: Option<u64>,
     /// When a denied watch last made the hub renew its auth token.
     reauth_at: Option<Instant>,
+    /// The last stream failed: the next one resumes the watches.
+    moved: bool,
 }
 
 impl HubTask {
@@ -129,6 +132,8 @@ impl HubTask {
                 Outcome::Idle | Outcome::Renew => {}
                 Outcome::Resync(reason) => self.flag_all(&reason),
                 Outcome::Failed { reason, served } => {
+                    self.pool.metrics.watch_moved();
+                    self.moved = true;
                     if is_too_large(&reason) {
                         self.flag_all(&format!(
                             "the member's catch-up could not be read ({reason})"
@@ -188,6 +193,7 @@ impl HubTask {
             match read {
                 Ok(read) => {
                     e.resync = false;
+                    self.pool.metrics.watch_reset();
                     deliver_reset(e, read);
                 }
                 Err(err) => e.sink.deliver(Delivery::Error(err)),
@@ -246,6 +252,7 @@ impl HubTask {
                 self.watches.remove(&id);
             }
         }
+        self.pool.metrics.watches(self.watches.len());
     }
 }
 
@@ -344,6 +351,9 @@ impl<'h> Session<'h> {
         };
         let (sender, responses) = stream.split();
         *hub.serving.lock() = Some(member.endpoint.clone());
+        if std::mem::take(&mut hub.moved) {
+            hub.pool.metrics.watches_resumed(ids.len());
+        }
         let (resets, reset_rx) = mpsc::unbounded_channel();
         let (leader, leader_rx) = mpsc::unbounded_channel();
         let mut session = Session {
@@ -432,12 +442,12 @@ impl<'h> Session<'h> {
         match cmd {
             None => Err(Outcome::Shutdown),
             Some(Cmd::Add(id, e)) => {
-                self.hub.watches.insert(id, e);
+                self.hub.apply(Cmd::Add(id, e));
                 self.create(id);
                 Ok(())
             }
             Some(Cmd::Remove(id)) => {
-                self.hub.watches.remove(&id);
+                self.hub.apply(Cmd::Remove(id));
                 if let Some(sid) = self.ids.forget(id) {
                     self.outbox.push_back(Out::Cancel(sid));
                 }
@@ -630,7 +640,10 @@ impl<'h> Session<'h> {
             Ok(read) if why == ReadFor::Verify && read.revision + 1 >= e.next_rev => {
                 return Ok(()); // the member lags; etcd delivers once it caught up
             }
-            Ok(read) => deliver_reset(e, read),
+            Ok(read) => {
+                self.hub.pool.metrics.watch_reset();
+                deliver_reset(e, read);
+            }
             Err(err) => e.sink.deliver(Delivery::Error(err)),
         }
         self.create(id);
@@ -775,11 +788,4 @@ fn spawn_read(
         sleep(delay).await;
         let _ = tx.send((id, why, fresh_read(&pool, &key, end.as_deref()).await));
     });
-}
-
-fn reason_of(e: &etcd_client::Error) -> String {
-    match classify(e) {
-        Failure::Connection(r) | Failure::Retryable(r) => r,
-        Failure::Final(e) => e.to_string(),
-    }
 }

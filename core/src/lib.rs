@@ -10,24 +10,28 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
-// Layers, each using only those above it: error; endpoints, change, security; instance,
+// Layers, each using only those above it: error; endpoints, change, security, metrics,
+// exporter; instance,
 // discovery, auth; config, delivery; member, mailbox, runtime, waits, cache; pool,
-// dispatch; hub, registration; client; finder.
+// dispatch; hub, registration, cluster; client; finder.
 mod auth;
 mod cache;
 mod change;
 mod client;
+mod cluster;
 mod config;
 mod delivery;
 mod discovery;
 mod dispatch;
 mod endpoints;
 mod error;
+mod exporter;
 mod finder;
 mod hub;
 mod instance;
 mod mailbox;
 mod member;
+mod metrics;
 mod pool;
 mod registration;
 mod runtime;
@@ -36,9 +40,10 @@ mod waits;
 
 pub use change::{value_text, Change, ChangeKind};
 pub use client::{Client, InstancesStream, ReadOptions, WatchOptions, WatchStream};
+pub use cluster::{ClusterMember, MemberStatus};
 pub use config::{
     Config, Consistency, CA_FILE_ENV, CERT_FILE_ENV, DISCOVERY_SRV_ENV, KEY_FILE_ENV, MAX_DURATION,
-    MAX_NAME_BYTES, NAME_SERVER_ENV, PASSWORD_ENV, SERVER_NAME_ENV, USER_ENV,
+    MAX_NAME_BYTES, METRICS_ADDR_ENV, NAME_SERVER_ENV, PASSWORD_ENV, SERVER_NAME_ENV, USER_ENV,
 };
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};

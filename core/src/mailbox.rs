@@ -1,10 +1,12 @@
 //! The bounded queue between a watch and its consumer.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::delivery::Delivery;
+use crate::metrics::Metrics;
 
 /// Holds a watch's undelivered changes. Bounded: when full, the oldest entry is dropped
 /// (counted in the next change's `skipped`), so order is kept and the newest state is
@@ -12,6 +14,8 @@ use crate::delivery::Delivery;
 pub(crate) struct Mailbox {
     state: Mutex<State>,
     cap: usize,
+    /// Counts what is queued, taken and dropped.
+    metrics: Arc<Metrics>,
 }
 
 struct State {
@@ -23,7 +27,7 @@ struct State {
 }
 
 impl Mailbox {
-    pub(crate) fn new(cap: usize) -> Mailbox {
+    pub(crate) fn new(cap: usize, metrics: Arc<Metrics>) -> Mailbox {
         Mailbox {
             state: Mutex::new(State {
                 items: VecDeque::new(),
@@ -32,6 +36,7 @@ impl Mailbox {
                 closed: false,
             }),
             cap: cap.max(1),
+            metrics,
         }
     }
 
@@ -44,7 +49,10 @@ impl Mailbox {
         if s.items.len() >= self.cap {
             if let Some(Delivery::Change(old)) = s.items.pop_front() {
                 s.skipped += 1 + old.skipped;
+                self.metrics.skipped();
             }
+        } else {
+            self.metrics.queued(1);
         }
         s.items.push_back(d);
         !std::mem::replace(&mut s.scheduled, true)
@@ -53,10 +61,19 @@ impl Mailbox {
     /// The oldest entry; `None` marks the consumer idle until the next push wakes it.
     pub(crate) fn pop(&self) -> Option<Delivery> {
         let mut s = self.state.lock();
-        match s.items.pop_front() {
+        let d = s.items.pop_front();
+        if d.is_some() {
+            self.metrics.queued(-1);
+        }
+        match d {
             Some(Delivery::Change(mut c)) => {
                 c.skipped += std::mem::take(&mut s.skipped);
+                self.metrics.delivered();
                 Some(Delivery::Change(c))
+            }
+            Some(d @ (Delivery::Events(_) | Delivery::Snapshot(..) | Delivery::Instances(_))) => {
+                self.metrics.delivered();
+                Some(d)
             }
             Some(other) => Some(other),
             None => {
@@ -70,11 +87,19 @@ impl Mailbox {
     pub(crate) fn close(&self) {
         let mut s = self.state.lock();
         s.closed = true;
+        self.metrics.queued(-(s.items.len() as i64));
         s.items.clear();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.metrics
+            .queued(-(self.state.get_mut().items.len() as i64));
     }
 }
 
@@ -102,7 +127,7 @@ mod tests {
 
     #[test]
     fn overflow_keeps_order_and_newest() {
-        let m = Mailbox::new(3);
+        let m = Mailbox::new(3, Arc::new(Metrics::new(false).unwrap()));
         assert!(m.push(put(1)), "first push wakes the consumer");
         for r in 2..=10 {
             assert!(!m.push(put(r)), "later pushes do not");
@@ -116,7 +141,7 @@ mod tests {
 
     #[test]
     fn closed_refuses() {
-        let m = Mailbox::new(2);
+        let m = Mailbox::new(2, Arc::new(Metrics::new(false).unwrap()));
         m.push(put(1));
         m.close();
         assert!(m.pop().is_none());

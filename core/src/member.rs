@@ -34,6 +34,8 @@ pub(crate) struct Connector {
 /// One etcd member: its pooled connection and its health.
 pub(crate) struct Member {
     pub(crate) endpoint: Endpoint,
+    /// The endpoint as shown (in metrics' labels), made once.
+    pub(crate) label: String,
     /// Unary requests; no require-leader, so serializable reads work without a leader.
     pub(crate) kv: etcd_client::KvClient,
     /// Same connection, with etcd's require-leader metadata: a member that loses its
@@ -100,6 +102,7 @@ impl Connector {
         let leader_only = client(Some(require_leader)).await?;
         Ok(Member {
             endpoint: endpoint.clone(),
+            label: endpoint.to_string(),
             kv: (plain.kv_client()).max_decoding_message_size(cfg.max_response_bytes),
             maintenance: plain.maintenance_client(),
             lease: plain.lease_client(),
@@ -125,7 +128,7 @@ impl Member {
     pub(crate) fn report(&self) -> MemberHealth {
         let h = self.health.lock();
         MemberHealth {
-            endpoint: self.endpoint.to_string(),
+            endpoint: self.label.clone(),
             healthy: self.is_healthy(),
             last_error: h.last_error.clone(),
         }

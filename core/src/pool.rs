@@ -20,6 +20,7 @@ use crate::endpoints::Endpoint;
 use crate::error::{classify, Attempt, Error, ErrorKind, Failure, Result};
 pub use crate::member::MemberHealth;
 use crate::member::{Connector, Member};
+use crate::metrics::{Metrics, Outcome};
 
 /// The members of one client. Requests stick to one member (the preferred) while it
 /// answers, so one connection carries the load and "the member serving" is well defined.
@@ -33,6 +34,7 @@ pub(crate) struct Pool {
     connector: Connector,
     /// Asks the membership task to look the members up again now.
     look_again: Notify,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// An endless exponential backoff with jitter from `min` up to `max`.
@@ -76,6 +78,7 @@ impl Pool {
         let pool = Arc::new(Pool {
             members: ArcSwap::from_pointee(members),
             preferred: AtomicUsize::new(0),
+            metrics: Arc::new(Metrics::new(cfg.metrics)?),
             cfg,
             connector,
             look_again: Notify::new(),
@@ -97,6 +100,11 @@ impl Pool {
         ok
     }
 
+    /// The members, as configured or learned.
+    pub(crate) fn all(&self) -> Vec<Arc<Member>> {
+        self.members.load().to_vec()
+    }
+
     /// How many members the pool has (at least one).
     pub(crate) fn member_count(&self) -> usize {
         self.members.load().len()
@@ -113,6 +121,14 @@ impl Pool {
     /// Each member's health.
     pub(crate) fn health(&self) -> Vec<MemberHealth> {
         self.members.load().iter().map(|m| m.report()).collect()
+    }
+
+    /// The metrics text, each member's health as it is now.
+    pub(crate) fn metrics_text(&self) -> Result<String> {
+        let members: Vec<(String, bool)> = (self.members.load().iter())
+            .map(|m| (m.label.clone(), m.is_healthy()))
+            .collect();
+        self.metrics.render(&members)
     }
 
     pub(crate) fn mark_ok(&self, m: &Arc<Member>) {
@@ -275,7 +291,7 @@ impl Pool {
         F: Fn(Arc<Member>) -> Fut,
         Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
-        let mut round = Round::new(self, deadline);
+        let mut round = Round::new(self, op, deadline);
         let first = round.next_due(self).expect("a pool has members");
         let auth = self.connector.auth.as_deref();
         let mut first_attempt = Box::pin(attempt(auth, first, &call));
@@ -288,8 +304,8 @@ impl Pool {
         let mut inflight = FuturesUnordered::new();
         match early {
             Some((m, res)) => {
-                if let Some(v) = round.settle(self, &m, res)? {
-                    return Ok(v);
+                if let Some(v) = round.settle(self, &m, res).transpose() {
+                    return round.done(self, v);
                 }
             }
             None => inflight.push(first_attempt),
@@ -302,19 +318,23 @@ impl Pool {
             tokio::select! {
                 biased;
                 Some((m, res)) = inflight.next(), if !inflight.is_empty() => {
-                    if let Some(v) = round.settle(self, &m, res)? {
-                        return Ok(v);
+                    if let Some(v) = round.settle(self, &m, res).transpose() {
+                        return round.done(self, v);
                     }
                 }
                 _ = sleep_until(round.launch_at) => {}
-                _ = sleep_until(round.end) => return Err(round.expire(self, op, deadline)),
+                _ = sleep_until(round.end) => {
+                    let e = round.expire(self, deadline);
+                    return round.done(self, Err(e));
+                }
             }
         }
     }
 }
 
 /// The bookkeeping of one [`Pool::run`]: who was asked when, what failed, who is next.
-struct Round {
+struct Round<'a> {
+    op: &'a str,
     start: Instant,
     end: Instant,
     hedge: Duration,
@@ -329,14 +349,17 @@ struct Round {
     answered: bool,
     /// Members with an attempt in flight, and when it started.
     pending: Vec<(Arc<Member>, Instant)>,
+    /// The member asked first.
+    first: Option<Arc<Member>>,
 }
 
-impl Round {
-    fn new(pool: &Pool, deadline: Duration) -> Round {
+impl<'a> Round<'a> {
+    fn new(pool: &Pool, op: &'a str, deadline: Duration) -> Round<'a> {
         let start = Instant::now();
         let mut cycle = pool.order();
         cycle.reverse(); // popped from the back
         Round {
+            op,
             start,
             end: start + deadline.min(crate::config::MAX_DURATION),
             hedge: pool.cfg.hedge_after,
@@ -346,6 +369,7 @@ impl Round {
             failures: Vec::new(),
             answered: false,
             pending: Vec::new(),
+            first: None,
         }
     }
 
@@ -364,6 +388,10 @@ impl Round {
                 return None;
             };
             if !self.pending.iter().any(|(p, _)| Arc::ptr_eq(p, &m)) {
+                if !self.pending.is_empty() {
+                    pool.metrics.hedge(self.op);
+                }
+                self.first.get_or_insert_with(|| m.clone());
                 let now = Instant::now();
                 self.pending.push((m.clone(), now));
                 self.launch_at = now + self.hedge;
@@ -382,22 +410,31 @@ impl Round {
         res: std::result::Result<T, etcd_client::Error>,
     ) -> Result<Option<T>> {
         self.pending.retain(|(p, _)| !Arc::ptr_eq(p, m));
+        let member = m.label.as_str();
         let e = match res {
             Ok(v) => {
+                pool.metrics.request(self.op, member, Outcome::Ok);
+                if !self.first.as_ref().is_some_and(|f| Arc::ptr_eq(f, m)) {
+                    pool.metrics.failover(self.op);
+                }
                 self.mark_silent(pool, self.hedge);
                 pool.mark_ok(m);
                 return Ok(Some(v));
             }
             Err(e) => e,
         };
-        let reason = match classify(&e) {
-            Failure::Final(e) => return Err(e),
-            Failure::Connection(r) => r,
+        let (reason, outcome) = match classify(&e) {
+            Failure::Final(e) => {
+                pool.metrics.request(self.op, member, Outcome::Error);
+                return Err(e);
+            }
+            Failure::Connection(r) => (r, Outcome::ConnectionError),
             Failure::Retryable(r) => {
                 self.answered = true;
-                r
+                (r, Outcome::RetryableError)
             }
         };
+        pool.metrics.request(self.op, member, outcome);
         pool.mark_failed(m, &reason);
         record(&mut self.failures, m, reason);
         self.launch_at = Instant::now();
@@ -416,14 +453,22 @@ impl Round {
 
     /// The deadline passed: every member still silent is marked failed, and the error
     /// lists every member tried.
-    fn expire(mut self, pool: &Pool, op: &str, deadline: Duration) -> Error {
+    fn expire(&mut self, pool: &Pool, deadline: Duration) -> Error {
         let waited = self.start.elapsed();
         for (m, _) in &self.pending {
             let reason = format!("no answer within {waited:.0?}");
+            pool.metrics.request(self.op, &m.label, Outcome::NoAnswer);
             pool.mark_failed(m, &reason);
             record(&mut self.failures, m, reason);
         }
-        Error::exhausted(op, deadline, self.failures, self.answered)
+        let failures = std::mem::take(&mut self.failures);
+        Error::exhausted(self.op, deadline, failures, self.answered)
+    }
+
+    /// The call's result, its duration counted.
+    fn done<T>(&self, pool: &Pool, result: Result<T>) -> Result<T> {
+        pool.metrics.call(self.op, self.start.elapsed());
+        result
     }
 }
 

@@ -206,6 +206,7 @@ pub(crate) async fn register(
         ended_cv: Condvar::new(),
         ended_async: Notify::new(),
     });
+    pool.metrics.registrations(1);
     tokio::spawn(keep(pool, spec, shared.clone(), stopped));
     Ok(Registration { shared })
 }
@@ -285,6 +286,7 @@ async fn keep(
                 };
                 match written {
                     Ok((id, ttl)) => {
+                        pool.metrics.reregistered();
                         shared.lease.store(id, Ordering::SeqCst);
                         shared.ttl.store(ttl, Ordering::SeqCst);
                         confirmed = Instant::now();
@@ -308,6 +310,7 @@ async fn keep(
         }
     }
     revoke(&pool, shared.lease.load(Ordering::SeqCst)).await;
+    pool.metrics.registrations(-1);
     shared.end();
 }
 

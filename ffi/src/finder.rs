@@ -48,7 +48,7 @@ pub unsafe extern "C" fn turtle_finder_new(
         // SAFETY: caller contract.
         let e = unsafe { arg_str(endpoints, "endpoints") }?;
         // SAFETY: caller contract.
-        unsafe { make(Config::new([e])?.with_security_from_env()?, out) }
+        unsafe { make(Config::new([e])?.with_env_settings()?, out) }
     })
 }
 

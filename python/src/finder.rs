@@ -177,7 +177,7 @@ fn endpoints_config(endpoints: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Con
             Config::new(list)
         }
     };
-    Ok(given.and_then(Config::with_security_from_env))
+    Ok(given.and_then(Config::with_env_settings))
 }
 
 /// Service lookups and watches on an etcd v3 cluster.

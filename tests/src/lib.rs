@@ -2,7 +2,8 @@
 //! run time ([`Cluster`]), with real faults (SIGKILL, SIGSTOP, restart, compaction), and a
 //! small TCP proxy ([`Proxy`]) that can hold or cut a client's connections, and fake
 //! members that answer like something else than etcd ([`FakeMember`]), and a private
-//! name server for tests of DNS ([`in_private_resolver`]).
+//! name server for tests of DNS ([`in_private_resolver`]), and a real Prometheus
+//! ([`Prometheus`]).
 //!
 //! The `turtle-cluster` binary offers the same to the C and Python tests over stdin/stdout.
 
@@ -10,6 +11,7 @@ mod certs;
 mod child;
 mod cluster;
 mod fake;
+mod prometheus;
 mod proxy;
 mod resolver;
 
@@ -17,5 +19,6 @@ pub use certs::{CertFiles, Certs};
 pub use child::{role, ChildProcess};
 pub use cluster::{Cluster, ClusterOptions};
 pub use fake::{Fake, FakeMember, FakeTlsMember};
+pub use prometheus::{http_get, promtool_check_metrics, sample, Job, Prometheus};
 pub use proxy::{Mode, Proxy};
 pub use resolver::{in_private_resolver, Dns, DnsServer, NAME_SERVER};
