@@ -289,6 +289,126 @@ typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const cha
 typedef void (*turtle_release_cb)(void *user_data);
 
 /**
+ * One member of the cluster, as it lists itself. Its strings live as long as the list.
+ */
+typedef struct turtle_member {
+  /**
+   * The member's id.
+   */
+  uint64_t id;
+  /**
+   * Its name ("" for a member added but not started yet).
+   */
+  const char *name;
+  /**
+   * The URLs it serves clients on.
+   */
+  const char *const *client_urls;
+  /**
+   * How many `client_urls` there are.
+   */
+  size_t client_urls_len;
+  /**
+   * The URLs its peers reach it on.
+   */
+  const char *const *peer_urls;
+  /**
+   * How many `peer_urls` there are.
+   */
+  size_t peer_urls_len;
+  /**
+   * Whether it is the leader.
+   */
+  bool is_leader;
+  /**
+   * Whether it is a learner.
+   */
+  bool is_learner;
+} turtle_member;
+
+/**
+ * The cluster's members, from `turtle_finder_members`; freed with `turtle_members_free`.
+ */
+typedef struct turtle_members {
+  /**
+   * The members.
+   */
+  const struct turtle_member *items;
+  /**
+   * How many `items` there are.
+   */
+  size_t len;
+} turtle_members;
+
+/**
+ * One member's status, asked now. Its strings live as long as the list.
+ */
+typedef struct turtle_member_status {
+  /**
+   * The member's endpoint as the finder knows it.
+   */
+  const char *endpoint;
+  /**
+   * Whether it answered within the limit.
+   */
+  bool reachable;
+  /**
+   * Reachable, with a leader, and no alarm.
+   */
+  bool healthy;
+  /**
+   * How long its answer took, in microseconds (0 when unreachable).
+   */
+  uint64_t round_trip_us;
+  /**
+   * Its id (0 when unreachable).
+   */
+  uint64_t member_id;
+  /**
+   * The leader it follows (0: none known, or unreachable).
+   */
+  uint64_t leader_id;
+  /**
+   * Its raft term.
+   */
+  uint64_t raft_term;
+  /**
+   * Its raft index.
+   */
+  uint64_t raft_index;
+  /**
+   * Its etcd version ("" when unreachable).
+   */
+  const char *version;
+  /**
+   * Its database size, in bytes.
+   */
+  int64_t db_size;
+  /**
+   * Its alarms, comma-separated ("" when none).
+   */
+  const char *alarms;
+  /**
+   * Why it is unreachable; NULL when reachable.
+   */
+  const char *error;
+} turtle_member_status;
+
+/**
+ * Every member's status, from `turtle_finder_health`; freed with `turtle_health_free`.
+ */
+typedef struct turtle_health {
+  /**
+   * One entry per member, in the finder's order.
+   */
+  const struct turtle_member_status *items;
+  /**
+   * How many `items` there are.
+   */
+  size_t len;
+} turtle_health;
+
+/**
  * Called on the finder's dispatcher thread when the registration's state changes.
  */
 typedef void (*turtle_state_cb)(void *user_data, turtle_registration_state state);
@@ -345,7 +465,8 @@ const char *turtle_version(void);
  * Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
  * malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
  * names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
- * `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; prefix
+ * `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; metrics
+ * served where `TURTLE_METRICS_ADDR` says; prefix
  * "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
  * lists.
  * `*out` is written only on success.
@@ -460,6 +581,22 @@ turtle_status turtle_config_set_name_server(struct turtle_config *config, const 
  * member answering: added members join, removed ones leave (0, the default, is off).
  */
 turtle_status turtle_config_set_auto_sync_ms(struct turtle_config *config, uint64_t interval_ms);
+
+/**
+ * Counts requests, failovers, watch moves and callbacks for `turtle_finder_metrics`
+ * (default true).
+ */
+turtle_status turtle_config_set_metrics(struct turtle_config *config, bool on);
+
+/**
+ * Serves the metrics at `http://<addr>/metrics` ("ip:port"; port 0 picks a free one,
+ * which `turtle_finder_metrics_addr` tells) until the finder closes. Default from
+ * `TURTLE_METRICS_ADDR`, else nowhere. TURTLE_INVALID_ARGUMENT with the metrics off.
+ *
+ * # Safety
+ * `addr` is NULL or a NUL-terminated string.
+ */
+turtle_status turtle_config_set_metrics_addr(struct turtle_config *config, const char *addr);
 
 /**
  * Keeps looked-up and watched services in memory (default false): a lookup of a name
@@ -676,6 +813,60 @@ turtle_status turtle_watch_instances(struct turtle_finder *finder,
                                      void *user_data,
                                      turtle_release_cb release,
                                      struct turtle_watch **out);
+
+/**
+ * Writes the finder's metrics in Prometheus's text format to `*out_text`, a new string
+ * the caller frees with `turtle_string_free`. TURTLE_INVALID_ARGUMENT when the metrics
+ * are off (`turtle_config_set_metrics`).
+ *
+ * # Safety
+ * `out_text` is NULL or writable.
+ */
+turtle_status turtle_finder_metrics(struct turtle_finder *finder, char **out_text);
+
+/**
+ * Writes where the finder serves `/metrics` ("ip:port") to `*out_addr`, a new string the
+ * caller frees with `turtle_string_free`; NULL when it serves none.
+ *
+ * # Safety
+ * `out_addr` is NULL or writable.
+ */
+turtle_status turtle_finder_metrics_addr(struct turtle_finder *finder, char **out_addr);
+
+/**
+ * Asks the cluster for its members (what `etcdctl member list` shows), the leader
+ * marked. On success `*out` is a new list the caller frees with `turtle_members_free`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_finder_members(struct turtle_finder *finder, struct turtle_members **out);
+
+/**
+ * Frees a list from `turtle_finder_members`. NULL is a no-op.
+ *
+ * # Safety
+ * `list` is NULL or a list from `turtle_finder_members` not yet freed.
+ */
+void turtle_members_free(struct turtle_members *list);
+
+/**
+ * Asks every member for its status at once (what `etcdctl endpoint health` and `endpoint
+ * status` show); a member silent for about a second is reported unreachable. On success
+ * `*out` is a new list the caller frees with `turtle_health_free`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_finder_health(struct turtle_finder *finder, struct turtle_health **out);
+
+/**
+ * Frees a list from `turtle_finder_health`. NULL is a no-op.
+ *
+ * # Safety
+ * `list` is NULL or a list from `turtle_finder_health` not yet freed.
+ */
+void turtle_health_free(struct turtle_health *list);
 
 /**
  * Registers an instance of service `name` at `addr`: the key

@@ -261,7 +261,8 @@ impl Config {
 
     /// Serves the metrics over HTTP at `http://<addr>/metrics` (default: nowhere), on the
     /// finder's runtime until it closes. `addr` is `IP:PORT`; port 0 picks a free one
-    /// (`ServiceFinder::metrics_addr` says which). Turns the metrics on.
+    /// (`ServiceFinder::metrics_addr` says which). With the metrics off, an error when a
+    /// finder is made.
     pub fn with_metrics_addr(mut self, addr: &str) -> Result<Config> {
         let parsed = addr.trim().parse().map_err(|_| {
             Error::invalid(format!(
@@ -269,7 +270,6 @@ impl Config {
             ))
         })?;
         self.metrics_addr = Some(parsed);
-        self.metrics = true;
         Ok(self)
     }
 

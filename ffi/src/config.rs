@@ -44,7 +44,8 @@ fn ms(n: u64) -> Duration {
 /// Makes a config with the defaults: endpoints from `TURTLE_ENDPOINTS` (read now; a
 /// malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
 /// names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
-/// `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; prefix
+/// `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; metrics
+/// served where `TURTLE_METRICS_ADDR` says; prefix
 /// "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
 /// lists.
 /// `*out` is written only on success.
@@ -269,6 +270,31 @@ pub extern "C" fn turtle_config_set_auto_sync_ms(
             0 => Ok(c.without_auto_sync()),
             ms => Ok(c.with_auto_sync(Duration::from_millis(ms))),
         })
+    })
+}
+
+/// Counts requests, failovers, watch moves and callbacks for `turtle_finder_metrics`
+/// (default true).
+#[no_mangle]
+pub extern "C" fn turtle_config_set_metrics(config: *mut turtle_config, on: bool) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_metrics(on))))
+}
+
+/// Serves the metrics at `http://<addr>/metrics` ("ip:port"; port 0 picks a free one,
+/// which `turtle_finder_metrics_addr` tells) until the finder closes. Default from
+/// `TURTLE_METRICS_ADDR`, else nowhere. TURTLE_INVALID_ARGUMENT with the metrics off.
+///
+/// # Safety
+/// `addr` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_config_set_metrics_addr(
+    config: *mut turtle_config,
+    addr: *const c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let addr = unsafe { arg_str(addr, "addr") }?;
+        update(config, |c| c.with_metrics_addr(addr))
     })
 }
 

@@ -7,8 +7,9 @@ use ::turtle_finder::{Instances, ReadOptions, ServiceFinder};
 
 use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{deadline_of, turtle_finder, FINDERS};
-use crate::status::{c_string, turtle_status};
+use crate::status::turtle_status;
 use crate::userdata::{error_callback, turtle_error_cb, turtle_release_cb, UserData};
+use crate::views::Strings;
 use crate::watch::{kind_of, make_watch, turtle_change_kind, turtle_watch};
 
 /// One registered instance. Its strings live as long as the list that holds it.
@@ -64,13 +65,8 @@ struct Owned {
 
 /// Builds the C view of `list`.
 fn owned(list: &Instances) -> Box<Owned> {
-    let mut strings = Vec::new();
-    let mut keep = |s: &str| {
-        let c = c_string(s);
-        let p = c.as_ptr();
-        strings.push(c); // the heap buffer does not move with the CString
-        p
-    };
+    let mut strings = Strings::default();
+    let mut keep = |s: &str| strings.keep(s);
     let items: Vec<turtle_instance> = (list.instances.iter())
         .map(|i| turtle_instance {
             id: keep(&i.id),
@@ -97,7 +93,7 @@ fn owned(list: &Instances) -> Box<Owned> {
         view,
         items,
         malformed,
-        strings,
+        strings: strings.strings,
     })
 }
 

@@ -16,14 +16,17 @@ mod config;
 mod finder;
 mod handles;
 mod instances;
+mod monitoring;
 mod registration;
 mod status;
 mod userdata;
+mod views;
 mod watch;
 
 pub use config::*;
 pub use finder::*;
 pub use instances::*;
+pub use monitoring::*;
 pub use registration::*;
 pub use status::*;
 pub use userdata::{turtle_error_cb, turtle_release_cb};

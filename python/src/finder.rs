@@ -14,6 +14,7 @@ use turtle_finder::{
 
 use crate::errors::{to_py, IntoPy};
 use crate::instances::Instances;
+use crate::monitoring::{Member, MemberStatus};
 use crate::registration::Registration;
 use crate::registry;
 use crate::watch::{self, Owner, Watch};
@@ -195,7 +196,8 @@ impl ServiceFinder {
         connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
         watch_retry_delay=None, retry_backoff=None, probe_backoff=None, ca_file=None,
         ca_pem=None, cert_file=None, key_file=None, server_name=None, user=None,
-        password=None, discovery_srv=None, name_server=None, auto_sync=None,
+        password=None, discovery_srv=None, name_server=None, auto_sync=None, metrics=true,
+        metrics_addr=None,
     ))]
     // One keyword argument per setting of the core's Config, as Python callers expect.
     #[allow(clippy::too_many_arguments)]
@@ -226,6 +228,8 @@ impl ServiceFinder {
         discovery_srv: Option<String>,
         name_server: Option<String>,
         auto_sync: Option<f64>,
+        metrics: bool,
+        metrics_addr: Option<String>,
     ) -> PyResult<ServiceFinder> {
         #[rustfmt::skip]
         let timings = Timings { timeout, hedge_after, connect_timeout, keepalive, watch_check, leader_check, watch_retry_delay, retry_backoff, probe_backoff, auto_sync };
@@ -244,6 +248,10 @@ impl ServiceFinder {
             }
             if serializable {
                 cfg = cfg.with_consistency(Consistency::Serializable);
+            }
+            cfg = cfg.with_metrics(metrics);
+            if let Some(addr) = metrics_addr {
+                cfg = cfg.with_metrics_addr(&addr)?;
             }
             timings.apply(cfg.with_cache(cache))
         });
@@ -415,6 +423,36 @@ impl ServiceFinder {
             registry::warn_abandoned(py, limit.unwrap_or_default())?;
         }
         Ok(ended)
+    }
+
+    /// The metrics in Prometheus's text format (requests, latencies, failovers, member
+    /// health, watch moves, callback queue and times, registrations). InvalidArgumentError
+    /// when made with `metrics=False`.
+    fn metrics(&self, py: Python<'_>) -> PyResult<String> {
+        let f = &self.inner;
+        py.detach(|| f.metrics()).py(py)
+    }
+
+    /// Where `/metrics` is served ("ip:port"), or None.
+    #[getter]
+    fn metrics_addr(&self) -> Option<String> {
+        self.inner.metrics_addr().map(|a| a.to_string())
+    }
+
+    /// The cluster's members, the leader marked (what `etcdctl member list` shows).
+    /// Blocks at most the finder's timeout.
+    fn members(&self, py: Python<'_>) -> PyResult<Vec<Member>> {
+        let f = &self.inner;
+        let list = py.detach(|| f.members()).py(py)?;
+        Ok(list.into_iter().map(Member::from).collect())
+    }
+
+    /// Every member's status, asked now, all at once (what `etcdctl endpoint health` and
+    /// `endpoint status` show); a member silent for about a second is unreachable.
+    fn health(&self, py: Python<'_>) -> PyResult<Vec<MemberStatus>> {
+        let f = &self.inner;
+        let list = py.detach(|| f.health()).py(py)?;
+        Ok(list.into_iter().map(MemberStatus::from).collect())
     }
 
     /// Whether `close()` was called (or the finder was closed at exit).

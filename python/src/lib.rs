@@ -6,6 +6,7 @@ mod change;
 mod errors;
 mod finder;
 mod instances;
+mod monitoring;
 mod registration;
 mod registry;
 mod watch;
@@ -20,6 +21,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<instances::Instance>()?;
     m.add_class::<instances::Instances>()?;
     m.add_class::<registration::Registration>()?;
+    m.add_class::<monitoring::Member>()?;
+    m.add_class::<monitoring::MemberStatus>()?;
     m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

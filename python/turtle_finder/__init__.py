@@ -18,7 +18,18 @@ from ._errors import (
     TurtleError,
     UnavailableError,
 )
-from ._native import Change, Instance, Instances, Registration, ServiceFinder, Watch, __version__, _close_all
+from ._native import (
+    Change,
+    Instance,
+    Instances,
+    Member,
+    MemberStatus,
+    Registration,
+    ServiceFinder,
+    Watch,
+    __version__,
+    _close_all,
+)
 
 # Live finders are closed before the interpreter shuts down, so no callback runs then.
 atexit.register(_close_all)
@@ -32,6 +43,8 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidValueError",
+    "Member",
+    "MemberStatus",
     "PermissionDeniedError",
     "Registration",
     "ServiceFinder",

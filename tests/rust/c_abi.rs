@@ -131,6 +131,11 @@ fn c_registration_instances_and_cache_under_sanitizers() {
 }
 
 #[test]
+fn c_metrics_members_and_health_under_sanitizers() {
+    run_c_test("monitoring");
+}
+
+#[test]
 fn c_values_of_any_bytes_and_size_under_sanitizers() {
     run_c_test("values");
 }
