@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## Install with apt what is missing: etcd, etcdctl, protoc and its protos, a C compiler, pkg-config, python3-venv
+setup: ## Install with apt what is missing: etcd, etcdctl, protoc and its protos, a C compiler, pkg-config, python3-venv, dnsmasq, prometheus
 	@tools/setup.sh
 
 demo: setup ## Start a local 3-member cluster; lookup, watch, kill the member in use, carry on
@@ -40,7 +40,7 @@ lint: ## rustfmt check, clippy (warnings and missing docs are errors), ruff and 
 header: ## Regenerate include/turtle.h with cbindgen (commit it)
 	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header
 
-install: ## Install libturtle, turtle.h and pkg-config files: make install PREFIX=/usr/local
+install: ## Install libturtle, turtle.h, pkg-config files and the turtle command: make install PREFIX=/usr/local
 	PREFIX=$(PREFIX) tools/install.sh
 
 fmt: ## Format the Rust code

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs libturtle (shared and static), include/turtle.h and the pkg-config files
-# turtle.pc (shared) and turtle-static.pc (static) under PREFIX.
+# Installs libturtle (shared and static), include/turtle.h, the pkg-config files
+# turtle.pc (shared) and turtle-static.pc (static), and the `turtle` command under PREFIX.
 # Usage: PREFIX=/usr/local [PROFILE=release|debug] tools/install.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,13 +9,14 @@ profile=${PROFILE:-release}
 if [ -n "${SKIP_BUILD:-}" ]; then
   : # the caller built it already
 elif [ "$profile" = release ]; then
-  cargo build --release -p turtle-ffi
+  cargo build --release -p turtle-ffi -p turtle-cli
 else
-  cargo build -p turtle-ffi
+  cargo build -p turtle-ffi -p turtle-cli
 fi
 version=$(sed -n 's/^#define TURTLE_VERSION "\(.*\)"$/\1/p' include/turtle.h)
 target=${CARGO_TARGET_DIR:-target}/$profile
-install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -d "$prefix/lib/pkgconfig" "$prefix/include" "$prefix/bin"
+install -m 0755 "$target/turtle" "$prefix/bin/turtle"
 install -m 0755 "$target/libturtle.so" "$prefix/lib/libturtle.so"
 install -m 0644 "$target/libturtle.a" "$prefix/lib/libturtle.a"
 install -m 0644 include/turtle.h "$prefix/include/turtle.h"
@@ -37,4 +38,4 @@ Libs: $libs
 $private
 PC
 done
-echo "installed libturtle $version under $prefix"
+echo "installed libturtle $version and the turtle command under $prefix"

@@ -8,6 +8,7 @@ mod cache;
 mod failover;
 mod lookups;
 mod measure;
+mod metrics;
 mod python_baseline;
 mod scale;
 mod tls;
@@ -28,8 +29,9 @@ fn main() {
         Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
         Some("cache") => cache_run(),
         Some("tls") => tls_run(5000),
+        Some("metrics") => metrics_run(5000),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache, tls");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache, tls, metrics");
             std::process::exit(2);
         }
     }
@@ -85,6 +87,8 @@ fn full_run() {
     println!();
     cache_part(&mut cluster, n);
     println!();
+    metrics_part(&cluster, n);
+    println!();
     drop(cluster);
     tls_run(n);
 }
@@ -93,6 +97,18 @@ fn full_run() {
 fn tls_run(n: usize) {
     println!("| TLS | value | ratio | target |\n|---|---|---|---|");
     tls::run(n);
+}
+
+/// The metrics' cost on a cluster of its own.
+fn metrics_run(n: usize) {
+    let cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    metrics_part(&cluster, n);
+}
+
+fn metrics_part(cluster: &Cluster, n: usize) {
+    println!("| metrics | value | ratio | target |\n|---|---|---|---|");
+    metrics::run(cluster, n);
 }
 
 /// The cache's figures on a cluster of its own.

@@ -176,7 +176,7 @@ fn c_shutdown_orders_under_sanitizers() {
 }
 
 #[test]
-fn c_example_through_pkg_config_shared_and_static() {
+fn c_example_through_pkg_config_shared_and_static_and_the_installed_command() {
     let prefix = tempfile::tempdir().unwrap();
     let lib = lib_dir();
     let install = Command::new(root().join("tools/install.sh"))
@@ -190,6 +190,15 @@ fn c_example_through_pkg_config_shared_and_static() {
         install.status.success(),
         "install: {}",
         String::from_utf8_lossy(&install.stderr)
+    );
+    // `make install` puts the turtle command beside the library.
+    let version = Command::new(prefix.path().join("bin/turtle"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("turtle {}", env!("CARGO_PKG_VERSION"))
     );
     let pc = |args: &[&str]| -> Vec<String> {
         let out = Command::new("pkg-config")

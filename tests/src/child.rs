@@ -66,6 +66,22 @@ impl ChildProcess {
         }
     }
 
+    /// Waits up to 20 s for the child to exit; its status (a panic when it does not).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the child") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "the child did not exit within 20 s"
+            );
+            // std offers no wait with a timeout on a child.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every line the child wrote so far, without waiting.
     pub fn lines_so_far(&self) -> Vec<String> {
         self.lines.try_iter().collect()

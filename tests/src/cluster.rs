@@ -1,12 +1,13 @@
 //! A real etcd cluster of N members on 127.0.0.1, for tests and demos.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use turtle_cli::dev_cluster::{etcd_binary, free_ports, member_args, MemberSpec};
 
 use crate::certs::Certs;
 
@@ -54,24 +55,6 @@ pub struct Cluster {
     token: String,
     /// The helper's own credentials once auth is on.
     user: Option<(String, String)>,
-}
-
-/// The etcd binary: `ETCD_BIN`, else `etcd` from `PATH`.
-fn etcd_binary() -> PathBuf {
-    std::env::var_os("ETCD_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("etcd"))
-}
-
-fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    // Hold all listeners until every port is chosen, so no two are the same.
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
 }
 
 impl Cluster {
@@ -141,7 +124,8 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// The flags of a member: its ports, the initial cluster, TLS if asked for.
+    /// The flags of a member: those of every local member (the dev cluster's), then TLS
+    /// if asked for and the extra flags.
     fn member_args(
         &self,
         name: &str,
@@ -149,44 +133,21 @@ impl Cluster {
         initial: &str,
         state: &str,
     ) -> Vec<String> {
-        let scheme = if self.opts.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let data = self.dir.path().join(name).display().to_string();
-        let mut args: Vec<String> = [
-            "--name",
+        let data = self.dir.path().join(name);
+        let mut args = member_args(&MemberSpec {
             name,
-            "--data-dir",
-            &data,
-            "--listen-client-urls",
-            &format!("{scheme}://127.0.0.1:{cport}"),
-            "--advertise-client-urls",
-            &format!("{scheme}://127.0.0.1:{cport}"),
-            "--listen-peer-urls",
-            &format!("http://127.0.0.1:{pport}"),
-            "--initial-advertise-peer-urls",
-            &format!("http://127.0.0.1:{pport}"),
-            "--initial-cluster",
-            initial,
-            "--initial-cluster-token",
-            &self.token,
-            "--initial-cluster-state",
+            data_dir: &data,
+            client_port: cport,
+            peer_port: pport,
+            client_scheme: if self.opts.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            initial_cluster: initial,
+            token: &self.token,
             state,
-            // Lets clients ping often enough to find a hung member in about a second.
-            "--grpc-keepalive-min-time",
-            "100ms",
-            "--logger",
-            "zap",
-            "--log-outputs",
-            "stderr",
-            "--log-level",
-            "warn",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        });
         if let Some(certs) = &self.opts.tls {
             let path = |p: &Path| p.display().to_string();
             args.extend([

@@ -1,0 +1,288 @@
+//! The `turtle` command end to end against real clusters: each subcommand's output, bad
+//! arguments, an unreachable cluster, and `dev-cluster up`/`down` leaving nothing behind.
+//!
+//! Uses the `turtle` binary that `make test` builds first (`cargo build --workspace`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use turtle_tests::{promtool_check_metrics, ChildProcess, Cluster};
+
+/// target/debug/turtle, next to this test's deps/ folder.
+fn turtle_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("turtle");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p turtle-cli` first (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// `turtle` with `args`, no endpoints from this process's environment.
+fn turtle(args: &[&str]) -> Command {
+    let mut cmd = Command::new(turtle_bin());
+    cmd.args(args)
+        .env_remove("TURTLE_ENDPOINTS")
+        .env_remove("TURTLE_DEV_CLUSTER_DIR");
+    cmd
+}
+
+/// Runs `turtle` against cluster `c`: (exit code, stdout, stderr).
+fn run(c: &Cluster, args: &[&str]) -> (i32, String, String) {
+    let endpoints = c.endpoints().join(",");
+    let mut all = vec!["--endpoints", endpoints.as_str()];
+    all.extend(args);
+    split(turtle(&all).output().unwrap())
+}
+
+fn split(out: Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A one-line error, "turtle: ...".
+fn one_line_error(stderr: &str) {
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(stderr.starts_with("turtle: "), "{stderr:?}");
+}
+
+#[test]
+fn every_subcommand_against_a_real_cluster() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/cdd", "hello");
+    assert_eq!(
+        run(&c, &["get", "cdd"]),
+        (0, "hello\n".into(), String::new())
+    );
+    let (code, out, _) = run(&c, &["--json", "get", "cdd"]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (code, &doc["found"], &doc["value"]),
+        (0, &Value::Bool(true), &"hello".into())
+    );
+    let (code, out, err) = run(&c, &["get", "absent"]);
+    assert_eq!((code, out.as_str()), (3, ""));
+    one_line_error(&err);
+    assert!(err.contains("not registered"), "{err}");
+    // Bytes that are not UTF-8 are escaped, never mangled.
+    c.put_via(0, "/services/raw", vec![0xff, b'A']);
+    assert_eq!(run(&c, &["get", "raw"]).1, "\\xffA\n");
+    let doc: Value = serde_json::from_str(&run(&c, &["--json", "get", "raw"]).1).unwrap();
+    assert_eq!(doc["value_hex"], "ff41");
+
+    let (code, out, _) = run(&c, &["members"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.matches("\tleader").count(), 1, "{out}");
+    let doc: Value = serde_json::from_str(&run(&c, &["--json", "members"]).1).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 3);
+
+    let (code, out, _) = run(&c, &["health"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("\thealthy\t").count(), 3, "{out}");
+
+    let (code, out, _) = run(&c, &["metrics"]);
+    assert_eq!(code, 0);
+    promtool_check_metrics(&out).unwrap();
+    assert!(
+        out.contains("operation=\"member_list\",outcome=\"ok\""),
+        "{out}"
+    );
+
+    // watch: the value, then one line per change, until SIGINT.
+    let endpoints = c.endpoints().join(",");
+    let mut watch = ChildProcess::spawn(turtle(&["--endpoints", &endpoints, "watch", "cdd"]));
+    watch.wait_for("initial hello");
+    let r = c.put_via(1, "/services/cdd", "world");
+    watch.wait_for(&format!("{r} put world"));
+    let r = c.delete_via(2, "/services/cdd");
+    watch.wait_for(&format!("{r} delete (absent)"));
+    watch.signal(libc::SIGINT);
+    assert!(watch.wait_exit().success());
+
+    // register: held until SIGTERM, then revoked at once (the TTL is 30 s).
+    let mut reg = ChildProcess::spawn(turtle(&[
+        "--endpoints",
+        &endpoints,
+        "register",
+        "web",
+        "10.0.0.1:80",
+        "--ttl",
+        "30",
+        "--metadata",
+        r#"{"zone":"a"}"#,
+    ]));
+    reg.wait_for("registered /services/web/10.0.0.1:80");
+    let (code, out, _) = run(&c, &["instances", "web"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "10.0.0.1:80\t10.0.0.1:80\t{\"zone\":\"a\"}\n")
+    );
+    let doc: Value = serde_json::from_str(&run(&c, &["--json", "instances", "web"]).1).unwrap();
+    assert_eq!(doc["instances"][0]["metadata"]["zone"], "a");
+    reg.signal(libc::SIGTERM);
+    reg.wait_for("revoked /services/web/10.0.0.1:80");
+    assert!(reg.wait_exit().success());
+    assert_eq!(
+        run(&c, &["instances", "web"]),
+        (0, String::new(), String::new())
+    );
+
+    // A hung member: health says which, and exits 4.
+    c.stop(1);
+    let (code, out, _) = run(&c, &["health"]);
+    c.cont(1);
+    assert_eq!(code, 4, "{out}");
+    let hung = out.lines().find(|l| l.starts_with(&c.endpoint(1))).unwrap();
+    assert!(hung.contains("unreachable"), "{out}");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_and_an_unreachable_cluster_one_line() {
+    for args in [
+        &[][..],
+        &["get"],
+        &["frobnicate"],
+        &["--endpoints", "a:b:c", "get", "x"],
+        &["--endpoints", "127.0.0.1:1", "--timeout", "-1", "get", "x"],
+        &["--endpoints", "127.0.0.1:1", "get", "a/b"],
+        &[
+            "--endpoints",
+            "127.0.0.1:1",
+            "register",
+            "x",
+            "1.2.3.4:5",
+            "--metadata",
+            "{",
+        ],
+        &["dev-cluster", "up", "--members", "0"],
+    ] {
+        let (code, _, err) = split(turtle(args).output().unwrap());
+        assert_eq!(code, 2, "turtle {args:?}: {err}");
+        assert!(!err.is_empty(), "turtle {args:?} said nothing");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: nothing listens there
+    let endpoint = format!("127.0.0.1:{port}");
+    let t = Instant::now();
+    let (code, out, err) = split(
+        turtle(&["--endpoints", &endpoint, "--timeout", "1", "get", "x"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    one_line_error(&err);
+    assert!(err.contains(&endpoint), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "no hang: {:?}",
+        t.elapsed()
+    );
+    let (code, out, _) = split(
+        turtle(&["--endpoints", &endpoint, "health"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 4);
+    assert!(out.contains("unreachable"), "{out}");
+}
+
+/// Runs `dev-cluster down` on drop, so a failed test leaves no cluster running.
+struct DownOnDrop<'a>(&'a Path);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let dir = self.0.display().to_string();
+        let _ = turtle(&["dev-cluster", "down", "--state-dir", &dir]).output();
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn runs(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn dev_cluster_up_status_down_leaves_no_process_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let d = dir.display().to_string();
+    let _down = DownOnDrop(&dir);
+    let (code, out, err) = split(
+        turtle(&["--json", "dev-cluster", "up", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let endpoints: Vec<String> = (doc["endpoints"].as_array().unwrap().iter())
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    let pids: Vec<u64> = (doc["pids"].as_array().unwrap().iter())
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    assert_eq!((endpoints.len(), pids.len()), (3, 3));
+    assert!(pids.iter().all(|&p| runs(p)));
+
+    let (code, out, _) = split(
+        turtle(&["dev-cluster", "status", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("\trunning").count(), 3, "{out}");
+    let joined = endpoints.join(",");
+    let (code, out, _) = split(
+        turtle(&["--endpoints", &joined, "members"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((code, out.lines().count()), (0, 3), "{out}");
+    let (code, _, err) = split(
+        turtle(&["dev-cluster", "up", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("already runs"), "{err}");
+
+    let (code, out, _) = split(
+        turtle(&["dev-cluster", "down", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("stopped m").count(), 3, "{out}");
+    for p in &pids {
+        assert!(!runs(*p), "pid {p} still runs");
+    }
+    assert!(!dir.join("cluster.json").exists() && !dir.join("m0").exists());
+    let (code, _, _) = split(
+        turtle(&["dev-cluster", "status", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 4);
+    let (code, out, _) = split(
+        turtle(&["dev-cluster", "down", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("no dev cluster"), "{out}");
+}
