@@ -516,8 +516,13 @@ impl Cluster {
     /// `etcdctl` against every running member, with the cluster's TLS files and the
     /// helper's credentials.
     pub fn etcdctl_command(&self) -> Command {
+        self.etcdctl_via(None)
+    }
+
+    /// [`Cluster::etcdctl_command`] through every running member but `except`.
+    fn etcdctl_via(&self, except: Option<usize>) -> Command {
         let running: Vec<String> = (0..self.len())
-            .filter(|&i| self.pid(i).is_some())
+            .filter(|&i| self.pid(i).is_some() && Some(i) != except)
             .map(|i| self.endpoint(i))
             .collect();
         let mut cmd =
@@ -571,7 +576,10 @@ impl Cluster {
         let name = format!("m{i}");
         let ports = free_ports(2).expect("free ports");
         let peer = format!("http://127.0.0.1:{}", ports[1]);
-        self.etcdctl_when_healthy(&["member", "add", &name, &format!("--peer-urls={peer}")]);
+        self.etcdctl_when_healthy(
+            None,
+            &["member", "add", &name, &format!("--peer-urls={peer}")],
+        );
         let initial: Vec<String> = (self.members.iter())
             .filter(|m| m.child.is_some())
             .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
@@ -602,16 +610,17 @@ impl Cluster {
             .and_then(|l| l.split(", ").next())
             .unwrap_or_else(|| panic!("{name} is not in {list}"))
             .to_string();
-        self.etcdctl_when_healthy(&["member", "remove", &id]);
+        // Asked through the others: the removed member stops before it answers.
+        self.etcdctl_when_healthy(Some(i), &["member", "remove", &id]);
         self.kill(i);
     }
 
     /// Runs a membership change, retrying while etcd calls the cluster unhealthy: it
     /// changes membership only once every member was connected for 5 s.
-    fn etcdctl_when_healthy(&self, args: &[&str]) {
+    fn etcdctl_when_healthy(&self, except: Option<usize>, args: &[&str]) {
         let end = Instant::now() + Duration::from_secs(30);
         loop {
-            match self.etcdctl_command().args(args).output() {
+            match self.etcdctl_via(except).args(args).output() {
                 Ok(o) if o.status.success() => return,
                 Ok(o)
                     if Instant::now() < end
