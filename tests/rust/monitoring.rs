@@ -82,6 +82,35 @@ fn a_killed_member_counts_a_failover_and_flips_its_health() {
 }
 
 #[test]
+fn a_hung_member_counts_a_hedged_request() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/h", "v");
+    // A follower first, so the others keep their leader while it hangs.
+    let hung = (c.leader().unwrap() + 1) % c.len();
+    let mut order = vec![c.endpoint(hung)];
+    order.extend((0..c.len()).filter(|&i| i != hung).map(|i| c.endpoint(i)));
+    let f = ServiceFinder::new(Config::new(&order).unwrap()).unwrap();
+    assert_eq!(f.get_service("h").unwrap().as_deref(), Some("v"));
+    c.stop(hung);
+    let answer = f.get_service("h");
+    c.cont(hung);
+    assert_eq!(answer.unwrap().as_deref(), Some("v"));
+    let text = f.metrics().unwrap();
+    promtool_check_metrics(&text).unwrap();
+    let op = [("operation", "get_service")];
+    assert_eq!(
+        sample(&text, "turtle_hedged_requests_total", &op),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "turtle_failovers_total", &op), Some(1.0));
+    assert_eq!(
+        sample(&text, "turtle_member_up", &[("member", &order[0])]),
+        Some(0.0)
+    );
+}
+
+#[test]
 fn a_slow_callback_raises_the_queue_depth_and_it_drains() {
     let c = Cluster::start();
     let f = finder(&c);
