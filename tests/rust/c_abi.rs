@@ -282,3 +282,45 @@ fn c_example_through_pkg_config_shared_and_static_and_the_installed_command() {
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Critical Section!")
     );
 }
+
+/// The functions turtle.h declares.
+fn header_functions() -> std::collections::BTreeSet<String> {
+    let header = std::fs::read_to_string(root().join("include/turtle.h")).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    // A declaration: a name right before "(" (a callback typedef has ")(" instead).
+    for (at, _) in header.match_indices("turtle_") {
+        let name: String = header[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = header[at + name.len()..].trim_start();
+        let before = header[..at].trim_end();
+        if after.starts_with('(') && !before.ends_with("(*") && !before.ends_with("#define") {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+#[test]
+fn libturtle_exports_exactly_the_headers_functions() {
+    let lib = lib_dir().join("libturtle.so");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("run nm (binutils)");
+    assert!(out.status.success());
+    let exported: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(String::from))
+        .collect();
+    let declared = header_functions();
+    assert!(declared.len() > 50, "the header parse found {declared:?}");
+    let extra: Vec<_> = exported.difference(&declared).collect();
+    let missing: Vec<_> = declared.difference(&exported).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "exported but not declared: {extra:?}; declared but not exported: {missing:?}"
+    );
+}
