@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup demo test test-rust test-python bench bench-python lint fmt header install ci
+.PHONY: help setup demo test test-rust test-python bench bench-python lint fmt header install wheel ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ lint: ## rustfmt check, clippy (warnings and missing docs are errors), ruff and 
 header: ## Regenerate include/turtle.h with cbindgen (commit it)
 	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header
 
-install: ## Install libturtle, turtle.h, pkg-config files and the turtle command: make install PREFIX=/usr/local
+install: setup ## Install libturtle.so.0 and .a, turtle.h, turtle.pc (cargo-c) and the turtle command: make install PREFIX=/usr/local [LIBDIR=...] [DESTDIR=...]
 	PREFIX=$(PREFIX) tools/install.sh
+
+wheel: setup ## Build the manylinux2014 abi3 wheel and the sdist into dist/
+	tools/dist.sh dist
 
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all

@@ -1,41 +1,31 @@
 #!/usr/bin/env bash
-# Installs libturtle (shared and static), include/turtle.h, the pkg-config files
-# turtle.pc (shared) and turtle-static.pc (static), and the `turtle` command under PREFIX.
-# Usage: PREFIX=/usr/local [PROFILE=release|debug] tools/install.sh
+# Installs libturtle with cargo-c (`cargo cinstall`): libturtle.so.0.1.0 with its SONAME
+# libturtle.so.0 and the links libturtle.so.0 and libturtle.so, libturtle.a, turtle.h and
+# turtle.pc; then the `turtle` command. Built with the `dist` profile (no debug info,
+# stripped); the static library's debug info (the standard library's) is stripped after
+# installing.
+# Usage: PREFIX=/usr/local [LIBDIR=$PREFIX/lib] [DESTDIR=/tmp/stage] tools/install.sh
+#        tools/install.sh --build-only   (builds what an install takes, installs nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-prefix=${PREFIX:?set PREFIX, e.g. PREFIX=/usr/local}
-profile=${PROFILE:-release}
-if [ -n "${SKIP_BUILD:-}" ]; then
-  : # the caller built it already
-elif [ "$profile" = release ]; then
-  cargo build --release -p turtle-ffi -p turtle-cli
-else
-  cargo build -p turtle-ffi -p turtle-cli
+command -v cargo-cinstall >/dev/null || tools/setup.sh
+host=$(rustc -vV | sed -n 's/^host: //p')
+# The turtle command, built by this machine's cargo in a target directory of its own:
+# cargo-c carries its own cargo, whose fingerprints differ (ConfigSettingsChanged), so in
+# one directory each would rebuild every dependency the other built.
+target=${CARGO_TARGET_DIR:-target}/dist-cargo
+build_command() { cargo build --quiet -p turtle-cli --profile dist --target "$host" --target-dir "$target"; }
+if [ "${1:-}" = --build-only ]; then
+  cargo cbuild -p turtle-ffi --profile dist --target "$host"
+  build_command
+  exit
 fi
-version=$(sed -n 's/^#define TURTLE_VERSION "\(.*\)"$/\1/p' include/turtle.h)
-target=${CARGO_TARGET_DIR:-target}/$profile
-install -d "$prefix/lib/pkgconfig" "$prefix/include" "$prefix/bin"
-install -m 0755 "$target/turtle" "$prefix/bin/turtle"
-install -m 0755 "$target/libturtle.so" "$prefix/lib/libturtle.so"
-install -m 0644 "$target/libturtle.a" "$prefix/lib/libturtle.a"
-install -m 0644 include/turtle.h "$prefix/include/turtle.h"
-# What the Rust standard library needs when linked statically (rustc --print native-static-libs).
-static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-for kind in shared static; do
-  if [ $kind = shared ]; then name=turtle; libs="-L\${libdir} -lturtle"; private="Libs.private: $static_libs"
-  else name=turtle-static; libs="-L\${libdir} -l:libturtle.a $static_libs"; private=""; fi
-  cat > "$prefix/lib/pkgconfig/$name.pc" <<PC
-prefix=$prefix
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: $name
-Description: turtle-finder's C library: service discovery on etcd v3 ($kind)
-Version: $version
-Cflags: -I\${includedir}
-Libs: $libs
-$private
-PC
-done
-echo "installed libturtle $version and the turtle command under $prefix"
+prefix=${PREFIX:?set PREFIX, e.g. PREFIX=/usr/local}
+libdir=${LIBDIR:-$prefix/lib}
+destdir=${DESTDIR:-}
+cargo cinstall -p turtle-ffi --profile dist --target "$host" \
+  --prefix "$prefix" --libdir "$libdir" ${destdir:+--destdir "$destdir"}
+strip --strip-debug "$destdir$libdir/libturtle.a"
+build_command
+install -D -m 0755 "$target/$host/dist/turtle" "$destdir$prefix/bin/turtle"
+echo "installed libturtle $(sed -n 's/^#define TURTLE_VERSION "\(.*\)"$/\1/p' include/turtle.h) and the turtle command under $destdir$prefix"

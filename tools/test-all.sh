@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Every test of the project, in order: style and types of every language (tools/lint.sh),
-# Rust (unit, doc, integration, C through libturtle), Python (stubs, pytest) and the
-# release wheel. Each step ends with a line
-# "<step>: N passed, N failed"; this script ends with their sum on one line.
+# Rust (unit, doc, integration, C through libturtle and its install), Python (stubs,
+# pytest) and the packages (wheel, sdist, crate: tools/package-check.sh). Each step ends
+# with a line "<step>: N passed, N failed"; this script ends with their sum on one line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-for step in "cargo build --workspace --all-targets" tools/lint.sh tools/cargo-test.sh tools/python-tests.sh tools/wheel-check.sh; do
+# Everything is built before any test runs (debug, and the dist build `make install` takes,
+# which a C test installs), so no build competes with a test for the two cores.
+for step in "cargo build --workspace --all-targets" "tools/install.sh --build-only" tools/lint.sh \
+  tools/cargo-test.sh tools/python-tests.sh tools/package-check.sh; do
   echo "== $step"
   $step 2>&1 | tee -a "$log"
   rc=${PIPESTATUS[0]}
@@ -17,7 +20,7 @@ for step in "cargo build --workspace --all-targets" tools/lint.sh tools/cargo-te
     status=1
   fi
 done
-read -r passed failed < <(grep -E '^(rust|python|wheel): [0-9]+ passed, [0-9]+ failed$' "$log" \
+read -r passed failed < <(grep -E '^(rust|python|package): [0-9]+ passed, [0-9]+ failed$' "$log" \
   | awk '{p += $2; f += $4} END {print p + 0, f + 0}')
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "all: ${passed} passed, ${failed} failed"

@@ -72,7 +72,23 @@ pub struct Attempt {
     pub reason: String,
 }
 
-/// The error of every turtle-finder call.
+/// The error of every turtle-finder call: its [`ErrorKind`], a message, and the attempts
+/// on each member that led to it.
+///
+/// ```no_run
+/// use turtle_finder::{ErrorKind, ServiceFinder};
+/// # let finder = ServiceFinder::from_env()?;
+/// match finder.get_service("cdd") {
+///     Ok(hosts) => println!("{hosts:?}"),
+///     Err(e) if e.kind() == ErrorKind::Unavailable => {
+///         for attempt in e.attempts() {
+///             eprintln!("{}: {}", attempt.member, attempt.reason);
+///         }
+///     }
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), turtle_finder::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,

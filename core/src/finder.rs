@@ -120,6 +120,18 @@ impl ServiceFinder {
 
     /// The registered instances of service `name`: the entries under `<prefix><name>/`,
     /// ordered by id, with the entries that are not instances in `malformed`.
+    ///
+    /// ```no_run
+    /// # let finder = turtle_finder::ServiceFinder::from_env()?;
+    /// let list = finder.instances("cdd")?;
+    /// for i in &list.instances {
+    ///     println!("{} at {} ({})", i.id, i.addr, i.metadata);
+    /// }
+    /// for bad in &list.malformed {
+    ///     eprintln!("not an instance: {bad:?}");
+    /// }
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
     pub fn instances(&self, name: &str) -> Result<Instances> {
         self.instances_interruptible(name, ReadOptions::default(), &|| false)
     }
@@ -180,6 +192,17 @@ impl ServiceFinder {
     /// Registers an instance of service `name` at `addr` (see [`Client::register`]): the
     /// key stays while this finder runs, kept alive on its runtime thread, until the
     /// registration or the finder is closed.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use turtle_finder::RegisterOptions;
+    /// # let finder = turtle_finder::ServiceFinder::from_env()?;
+    /// let opts = RegisterOptions { ttl: Duration::from_secs(10), ..Default::default() };
+    /// let me = finder.register("cdd", "10.0.0.1:8080", opts)?;
+    /// println!("registered as {}", me.key());
+    /// me.close(); // revoked: watchers see the instance go at once
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
     pub fn register(&self, name: &str, addr: &str, opts: RegisterOptions) -> Result<Registration> {
         let client = self.shared.usable()?.clone();
         let (name, addr) = (name.to_string(), addr.to_string());
@@ -233,6 +256,18 @@ impl ServiceFinder {
 
     /// Calls `callback` on the dispatcher thread after every change of service `name`.
     /// Errors the watch runs into (it keeps retrying) are kept in [`Watch::last_error`].
+    ///
+    /// ```no_run
+    /// # let finder = turtle_finder::ServiceFinder::from_env()?;
+    /// let watch = finder.watch_service("cdd", |change| match change.value_str() {
+    ///     Ok(Some(hosts)) => println!("cdd = {hosts}"),
+    ///     Ok(None) => println!("cdd was deleted"),
+    ///     Err(not_text) => eprintln!("{not_text}"),
+    /// })?;
+    /// // ... changes arrive on the dispatcher thread meanwhile ...
+    /// watch.cancel(); // no callback runs after this returns
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
     pub fn watch_service<F>(&self, name: &str, callback: F) -> Result<Watch>
     where
         F: FnMut(&Change) + Send + 'static,

@@ -51,8 +51,3 @@ pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use pool::MemberHealth;
 pub use registration::{RegisterOptions, Registration, DEFAULT_TTL};
-
-// The README's Rust example is compiled (and its other blocks skipped) by `cargo test --doc`.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeExamples;

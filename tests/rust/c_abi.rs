@@ -1,6 +1,7 @@
 //! The C face: the C test programs in tests/c/ and the C example, compiled with
 //! -Wall -Wextra -Wpedantic -Werror under AddressSanitizer (with leak checks) and UBSan,
-//! run against a real cluster; and the example built through pkg-config, shared and static.
+//! run against a real cluster; and libturtle as `make install` installs it (cargo-c): its
+//! files, SONAME and versions, and the example built through its pkg-config file.
 //!
 //! Uses the libturtle that `make test` builds first (`cargo build --workspace`).
 
@@ -175,35 +176,104 @@ fn c_shutdown_orders_under_sanitizers() {
     run_c_test("shutdown");
 }
 
-#[test]
-fn c_example_through_pkg_config_shared_and_static_and_the_installed_command() {
-    let prefix = tempfile::tempdir().unwrap();
-    let lib = lib_dir();
-    let install = Command::new(root().join("tools/install.sh"))
-        .env("PREFIX", prefix.path())
-        .env("PROFILE", "debug")
-        .env("SKIP_BUILD", "1")
-        .env("CARGO_TARGET_DIR", lib.parent().unwrap())
+/// Runs tools/install.sh (cargo-c's `cinstall`, then the turtle command) with `env`.
+fn install(env: &[(&str, &Path)]) {
+    let mut cmd = Command::new(root().join("tools/install.sh"));
+    // Not the variables cargo set for this test (CARGO_PKG_NAME, CARGO_MANIFEST_DIR...):
+    // build scripts (ring's) watch them, and seeing them change would rebuild what
+    // `make test` built before.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+            cmd.env_remove(&*name);
+        }
+    }
+    let out = cmd
+        .env_remove("DESTDIR")
+        .env_remove("LIBDIR")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
-        install.status.success(),
+        out.status.success(),
         "install: {}",
-        String::from_utf8_lossy(&install.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
-    // `make install` puts the turtle command beside the library.
-    let version = Command::new(prefix.path().join("bin/turtle"))
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        format!("turtle {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Runs `program args` and returns its standard output, failing the test if it fails.
+fn output_of(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+// One test installs twice in turn: cargo-c writes turtle.pc (which holds the prefix) into
+// the shared target directory before copying it, so two installs at once could mix.
+#[test]
+fn installed_library_layout_versions_and_the_example_through_pkg_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("usr");
+
+    // DESTDIR and LIBDIR: files land under DESTDIR, while turtle.pc names the final place.
+    let stage = tmp.path().join("stage");
+    install(&[
+        ("PREFIX", Path::new("/opt/turtle")),
+        ("LIBDIR", Path::new("/opt/turtle/lib64")),
+        ("DESTDIR", &stage),
+    ]);
+    let staged = stage.join("opt/turtle");
+    for file in [
+        "lib64/libturtle.so.0.1.0",
+        "lib64/libturtle.a",
+        "include/turtle.h",
+        "bin/turtle",
+    ] {
+        assert!(staged.join(file).is_file(), "{file} not under DESTDIR");
+    }
+    let pc_text = std::fs::read_to_string(staged.join("lib64/pkgconfig/turtle.pc")).unwrap();
+    assert!(
+        pc_text.contains("prefix=/opt/turtle\n") && pc_text.contains("libdir=${prefix}/lib64\n"),
+        "{pc_text}"
+    );
+
+    install(&[("PREFIX", &prefix)]);
+    let lib = prefix.join("lib");
+    // The usual file and symlink set, and the SONAME: the ABI major.
+    let so = lib.join(format!("libturtle.so.{}", env!("CARGO_PKG_VERSION")));
+    assert!(so.is_file() && !so.is_symlink());
+    for link in ["libturtle.so", "libturtle.so.0"] {
+        assert_eq!(
+            std::fs::read_link(lib.join(link)).unwrap(),
+            Path::new(so.file_name().unwrap()),
+            "{link}"
+        );
+    }
+    let dynamic = output_of("readelf", &["-d", so.to_str().unwrap()]);
+    let soname = dynamic
+        .lines()
+        .find(|l| l.contains("(SONAME)"))
+        .unwrap_or_else(|| panic!("no SONAME:\n{dynamic}"));
+    assert!(soname.contains("[libturtle.so.0]"), "{soname}");
+    // Stripped: no debug info in either library.
+    for file in [&so, &lib.join("libturtle.a")] {
+        let sections = output_of("readelf", &["-S", "-W", file.to_str().unwrap()]);
+        assert!(
+            !sections.contains(".debug_info"),
+            "{} has debug info",
+            file.display()
+        );
+    }
+    assert_eq!(exported_functions(&so), header_functions());
+
     let pc = |args: &[&str]| -> Vec<String> {
         let out = Command::new("pkg-config")
             .args(args)
-            .env("PKG_CONFIG_PATH", prefix.path().join("lib/pkgconfig"))
+            .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
             .output()
             .expect("pkg-config");
         assert!(
@@ -217,19 +287,41 @@ fn c_example_through_pkg_config_shared_and_static_and_the_installed_command() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(pc(&["--modversion", "turtle"]), [env!("CARGO_PKG_VERSION")]);
+    pc(&["--validate", "turtle"]);
+    // The header's version macros, the .pc version and the SONAME agree.
+    let header = std::fs::read_to_string(prefix.join("include/turtle.h")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let major = version.split('.').next().unwrap();
+    assert!(header.contains(&format!("#define TURTLE_VERSION \"{version}\"\n")));
+    assert!(header.contains(&format!("#define TURTLE_VERSION_MAJOR {major}\n")));
+    assert_eq!(pc(&["--modversion", "turtle"]), [version]);
+    assert!(soname.contains(&format!("libturtle.so.{major}]")));
+    // The turtle command beside the library.
+    assert_eq!(
+        output_of(prefix.join("bin/turtle").to_str().unwrap(), &["--version"]).trim(),
+        format!("turtle {version}")
+    );
+
+    // The example, built against the installed .pc: shared, and static (libturtle.a, and
+    // what the Rust standard library needs from the .pc's Libs.private).
     let example = root().join("examples/c/service_finder.c");
-    let shared = prefix.path().join("service_finder_shared");
-    let stat = prefix.path().join("service_finder_static");
+    let shared = tmp.path().join("service_finder_shared");
+    let stat = tmp.path().join("service_finder_static");
     let mut flags = vec!["-D_DEFAULT_SOURCE".to_string()];
     flags.extend(pc(&["--cflags", "--libs", "turtle"]));
     compile(&example, &shared, &flags);
     let mut flags = vec!["-D_DEFAULT_SOURCE".to_string()];
-    flags.extend(pc(&["--cflags", "--libs", "turtle-static"]));
+    flags.extend(pc(&["--cflags", "turtle"]));
+    flags.push(lib.join("libturtle.a").display().to_string());
+    flags.extend(
+        pc(&["--static", "--libs-only-l", "turtle"])
+            .into_iter()
+            .filter(|l| l != "-lturtle"),
+    );
     compile(&example, &stat, &flags);
-    let ldd = Command::new("ldd").arg(&stat).output().unwrap();
+    let ldd = output_of("ldd", &[stat.to_str().unwrap()]);
     assert!(
-        !String::from_utf8_lossy(&ldd.stdout).contains("libturtle"),
+        !ldd.contains("libturtle"),
         "static build links libturtle.so"
     );
 
@@ -272,14 +364,29 @@ fn c_example_through_pkg_config_shared_and_static_and_the_installed_command() {
         .count();
     assert_eq!(sections, 3, "{lines:?} {rest:?}");
 
-    let mut shared_run = Command::new(&shared);
-    shared_run
+    // The shared build finds libturtle.so.0 in the installed libdir, the only path given.
+    let libs = Command::new("ldd")
+        .arg(&shared)
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .unwrap();
+    let libs = String::from_utf8_lossy(&libs.stdout);
+    assert!(
+        libs.contains(&format!(
+            "libturtle.so.0 => {}",
+            lib.join("libturtle.so.0").display()
+        )),
+        "{libs}"
+    );
+    let out = Command::new(&shared)
         .arg("1")
         .env("TURTLE_ENDPOINTS", c.endpoints().join(","))
-        .env("LD_LIBRARY_PATH", prefix.path().join("lib"));
-    let out = shared_run.output().unwrap();
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .unwrap();
     assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Critical Section!")
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Critical Section!"),
+        "{out:?}"
     );
 }
 
@@ -302,19 +409,17 @@ fn header_functions() -> std::collections::BTreeSet<String> {
     names
 }
 
-#[test]
-fn libturtle_exports_exactly_the_headers_functions() {
-    let lib = lib_dir().join("libturtle.so");
-    let out = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(&lib)
-        .output()
-        .expect("run nm (binutils)");
-    assert!(out.status.success());
-    let exported: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+/// The functions the shared library `lib` exports (`nm -D --defined-only`).
+fn exported_functions(lib: &Path) -> std::collections::BTreeSet<String> {
+    output_of("nm", &["-D", "--defined-only", lib.to_str().unwrap()])
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2).map(String::from))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn libturtle_exports_exactly_the_headers_functions() {
+    let exported = exported_functions(&lib_dir().join("libturtle.so"));
     let declared = header_functions();
     assert!(declared.len() > 50, "the header parse found {declared:?}");
     let extra: Vec<_> = exported.difference(&declared).collect();

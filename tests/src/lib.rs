@@ -22,3 +22,9 @@ pub use fake::{Fake, FakeMember, FakeTlsMember};
 pub use prometheus::{http_get, promtool_check_metrics, sample, Job, Prometheus};
 pub use proxy::{Mode, Proxy};
 pub use resolver::{in_private_resolver, Dns, DnsServer, NAME_SERVER};
+
+// The README's Rust examples are compiled (and its other blocks skipped) by `cargo test
+// --doc` here, in a crate that is not published: the README lies outside the crates.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
