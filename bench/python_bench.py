@@ -165,6 +165,48 @@ def run(c: Cluster) -> None:
     print("\n(all writes by python-etcd3, timed from before the put to the callback; CLOCK_MONOTONIC across processes)")
     finder.close()
     cached_lookups(c)
+    hung_follower(c)
+
+
+def hedged(sf: tf.ServiceFinder) -> int:
+    """The finder's count of hedged requests, from its metrics."""
+    lines = sf.metrics().splitlines()
+    return sum(int(float(ln.rsplit(" ", 1)[1])) for ln in lines if ln.startswith("turtle_hedged_requests_total{"))
+
+
+def hung_follower(c: Cluster) -> None:
+    """SIGSTOP of the follower a finder reads through first: the longest gap between
+    successful lookups from Python; and the share of lookups hedged before it."""
+    with tf.ServiceFinder(c.endpoints) as probe:
+        status = probe.health()
+    follower = next(i for i, s in enumerate(status) if s.member_id != s.leader_id)
+    first = [c.endpoints[follower]] + [e for i, e in enumerate(c.endpoints) if i != follower]
+    with tf.ServiceFinder(first) as sf:
+        for _ in range(200):
+            sf.get_service("cdd")
+        before = hedged(sf)
+        steady = 4 * N
+        for _ in range(steady):
+            sf.get_service("cdd")
+        rate = (hedged(sf) - before) / steady
+        times = [time.monotonic()]
+        errors = 0
+        stopped_at = None
+        while stopped_at is None or time.monotonic() - stopped_at < 2.0:
+            try:
+                sf.get_service("cdd")
+                times.append(time.monotonic())
+            except tf.TurtleError:
+                errors += 1
+            if stopped_at is None and len(times) > 100:
+                c.stop(follower)
+                stopped_at = time.monotonic()
+        c.cont(follower)
+    gap = max(b - a for a, b in zip(times, times[1:]))
+    print("\n| hung member | value | ratio | target |\n|---|---|---|---|")
+    print(f"| turtle_finder hedged lookups in steady state | {100 * rate:.2f}% of {steady} | | ≤ 5% |")
+    value = f"{1e3 * gap:.0f} ms, {errors} errors"
+    print(f"| turtle_finder SIGSTOP of the serving follower: longest gap | {value} | | ≤ 50 ms, 0 errors |")
 
 
 def cached_lookups(c: Cluster) -> None:

@@ -618,10 +618,18 @@ turtle_status turtle_config_set_max_queued_changes(struct turtle_config *config,
 turtle_status turtle_config_set_max_response_bytes(struct turtle_config *config, size_t max);
 
 /**
- * Sets how long a read waits for one member before also asking the next (default 250 ms).
+ * Sets the longest a read waits for one member before also asking the next (default
+ * 250 ms); below it the wait follows the member's recent latency.
  */
 turtle_status turtle_config_set_hedge_after_ms(struct turtle_config *config,
                                                uint64_t hedge_after_ms);
+
+/**
+ * Sets the shortest a read waits for one member before also asking the next (default
+ * 10 ms); at or above the hedge_after setting, the wait is fixed at that.
+ */
+turtle_status turtle_config_set_hedge_floor_ms(struct turtle_config *config,
+                                               uint64_t hedge_floor_ms);
 
 /**
  * Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).

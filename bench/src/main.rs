@@ -26,12 +26,13 @@ fn main() {
         Some("lookups") => python_baseline::lookups(&args[1..]),
         Some("watch-times") => python_baseline::watch_times(&args[1..]),
         Some("watch-move") => failover::watch_move(&mut Cluster::start()),
+        Some("failover") => failover_run(),
         Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
         Some("cache") => cache_run(),
         Some("tls") => tls_run(5000),
         Some("metrics") => metrics_run(5000),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, scale, cache, tls, metrics");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, failover, scale, cache, tls, metrics");
             std::process::exit(2);
         }
     }
@@ -79,7 +80,7 @@ fn full_run() {
     watch_latency::put_to_callback(&clients, &ep);
     finder.close();
     println!();
-    failover::lookup_gaps(&mut cluster);
+    failover_part(&mut cluster, n);
     println!();
     failover::watch_move(&mut cluster);
     println!("\n| scale | value | target |\n|---|---|---|");
@@ -91,6 +92,18 @@ fn full_run() {
     println!();
     drop(cluster);
     tls_run(n);
+}
+
+/// Lookups across faults and the hedge rate, on a cluster of their own.
+fn failover_run() {
+    let mut cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    failover_part(&mut cluster, 5000);
+}
+
+fn failover_part(cluster: &mut Cluster, n: usize) {
+    failover::lookup_gaps(cluster);
+    failover::hedge_rate(cluster, 4 * n);
 }
 
 /// The TLS figures, on clusters of their own.

@@ -75,6 +75,7 @@ pub struct Config {
     pub(crate) max_queued_changes: usize,
     pub(crate) max_response_bytes: usize,
     pub(crate) hedge_after: Duration,
+    pub(crate) hedge_floor: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) keepalive_interval: Duration,
     pub(crate) keepalive_timeout: Duration,
@@ -197,6 +198,7 @@ impl Config {
             max_queued_changes: 1024,
             max_response_bytes: i32::MAX as usize,
             hedge_after: ms(250),
+            hedge_floor: ms(10),
             connect_timeout: ms(1000),
             keepalive_interval: ms(10_000),
             keepalive_timeout: ms(5000),
@@ -387,10 +389,21 @@ impl Config {
         Ok(self)
     }
 
-    /// How long a read waits for one member before also asking the next (default 250 ms).
-    /// This is what keeps lookups going within a second when a member hangs.
+    /// The longest a read waits for one member before also asking the next (default
+    /// 250 ms). Below it, the wait follows the member's recent latency: twice its 95th
+    /// percentile, at least [`Config::with_hedge_floor`]. This is what keeps lookups going
+    /// when a member hangs.
     pub fn with_hedge_after(mut self, d: Duration) -> Config {
         self.hedge_after = d;
+        self
+    }
+
+    /// The shortest a read waits for one member before also asking the next (default
+    /// 10 ms), however fast the member has been: a margin for a busy machine's scheduling,
+    /// so that hedged reads stay rare. A floor at or above `hedge_after` makes the wait
+    /// fixed at `hedge_after`.
+    pub fn with_hedge_floor(mut self, d: Duration) -> Config {
+        self.hedge_floor = d;
         self
     }
 
@@ -457,6 +470,7 @@ impl Config {
         let positive = [
             ("deadline", self.deadline),
             ("hedge_after", self.hedge_after),
+            ("hedge_floor", self.hedge_floor),
             ("connect_timeout", self.connect_timeout),
             ("keepalive interval", self.keepalive_interval),
             ("keepalive timeout", self.keepalive_timeout),
@@ -637,6 +651,7 @@ mod tests {
             ("with_max_queued_changes", c.max_queued_changes.to_string()),
             ("with_max_response_bytes", c.max_response_bytes.to_string()),
             ("with_hedge_after", shown(c.hedge_after)),
+            ("with_hedge_floor", shown(c.hedge_floor)),
             ("with_connect_timeout", shown(c.connect_timeout)),
             (
                 "with_keepalive",

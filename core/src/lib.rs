@@ -11,7 +11,7 @@
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
 // Layers, each using only those above it: error; endpoints, change, security, metrics,
-// exporter; instance,
+// exporter, latency; instance,
 // discovery, auth; config, delivery; member, mailbox, runtime, waits, cache; pool,
 // dispatch; hub, registration, cluster; client; finder.
 mod auth;
@@ -29,6 +29,7 @@ mod exporter;
 mod finder;
 mod hub;
 mod instance;
+mod latency;
 mod mailbox;
 mod member;
 mod metrics;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tonic::transport::ClientTlsConfig;
@@ -11,6 +12,7 @@ use crate::auth::{Auth, WithToken};
 use crate::config::Config;
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
+use crate::latency::Latency;
 
 /// The health of one member as the pool last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,10 @@ pub(crate) struct Member {
     /// Read on every request; the details below are only for reports.
     unhealthy: AtomicBool,
     pub(crate) health: Mutex<Health>,
+    /// Recent successful calls' latencies: how long a read waits before hedging.
+    latency: Mutex<Latency>,
+    /// A status check is on its way after the member lost a hedge race.
+    checking: AtomicBool,
 }
 
 /// Why a member was last marked failed, and whether a probe is on it.
@@ -111,6 +117,8 @@ impl Connector {
             watch: (leader_only.watch_client()).max_decoding_message_size(cfg.max_response_bytes),
             unhealthy: AtomicBool::new(false),
             health: Mutex::new(Health::default()),
+            latency: Mutex::new(Latency::default()),
+            checking: AtomicBool::new(false),
         })
     }
 }
@@ -122,6 +130,27 @@ impl Member {
 
     pub(crate) fn set_healthy(&self, healthy: bool) {
         self.unhealthy.store(!healthy, Ordering::Relaxed);
+    }
+
+    /// Books a successful call that took `took`.
+    pub(crate) fn answered(&self, took: Duration) {
+        self.latency.lock().record(took);
+    }
+
+    /// Whether a status check may start now (none is on its way); the caller ends it with
+    /// [`Member::end_check`].
+    pub(crate) fn start_check(&self) -> bool {
+        !self.checking.swap(true, Ordering::AcqRel)
+    }
+
+    /// The status check has its answer.
+    pub(crate) fn end_check(&self) {
+        self.checking.store(false, Ordering::Release);
+    }
+
+    /// How long a read waits for this member before also asking the next.
+    pub(crate) fn hedge_delay(&self, floor: Duration, cap: Duration) -> Duration {
+        self.latency.lock().hedge_delay(floor, cap)
     }
 
     /// The member's health for reports.

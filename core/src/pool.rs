@@ -140,16 +140,36 @@ impl Pool {
 
     /// Takes the member out of the preferred rotation until a background probe answers.
     pub(crate) fn mark_failed(&self, m: &Arc<Member>, reason: &str) {
-        let start_probe = {
-            let mut h = m.health.lock();
-            m.set_healthy(false);
-            h.last_error = Some(reason.to_string());
-            !std::mem::replace(&mut h.probing, true)
-        };
-        if start_probe {
-            let (pause, limit) = (self.cfg.probe_backoff, self.cfg.connect_timeout);
-            tokio::spawn(probe(Arc::downgrade(m), pause, limit));
+        fail(m, reason, self.cfg.probe_backoff, self.cfg.connect_timeout);
+    }
+
+    /// Checks a member that lost a hedge race (silent for `silent` while another answered):
+    /// in the background, it is asked for its status, and marked failed only when that goes
+    /// unanswered for the connect timeout. A member slow once stays healthy; a hung one is
+    /// taken out (reads have moved to the winner meanwhile).
+    pub(crate) fn check(&self, m: &Arc<Member>, silent: Duration) {
+        if !m.is_healthy() || !m.start_check() {
+            return;
         }
+        let (m, metrics) = (m.clone(), self.metrics.clone());
+        let (pause, limit) = (self.cfg.probe_backoff, self.cfg.connect_timeout);
+        tokio::spawn(async move {
+            let mut client = m.maintenance.clone();
+            let (outcome, why) = match timeout(limit, client.status()).await {
+                Ok(Ok(_)) => (Outcome::Ok, None),
+                Ok(Err(e)) => (Outcome::ConnectionError, Some(e.to_string())),
+                Err(_) => (
+                    Outcome::NoAnswer,
+                    Some(format!("no answer within {limit:?}")),
+                ),
+            };
+            metrics.request("status_check", &m.label, outcome);
+            m.end_check();
+            if let Some(why) = why {
+                let reason = format!("no answer to a read within {silent:?}; status check: {why}");
+                fail(&m, &reason, pause, limit);
+            }
+        });
     }
 
     /// Whether auth is on.
@@ -283,8 +303,9 @@ impl Pool {
     /// Runs `call` on members until one succeeds or `deadline` passes.
     ///
     /// The preferred member is asked first. If it fails with a connection error or a
-    /// retryable status, the next member is asked at once; if it is silent for
-    /// `hedge_after`, the next member is asked too and the first answer wins. After every
+    /// retryable status, the next member is asked at once; if it is silent for the hedge
+    /// delay (twice its recent 95th percentile latency, between `hedge_floor` and
+    /// `hedge_after`), the next member is asked too and the first answer wins. After every
     /// member failed, the next round waits an exponential, jittered backoff.
     pub(crate) async fn run<T, F, Fut>(&self, op: &str, deadline: Duration, call: F) -> Result<T>
     where
@@ -358,11 +379,13 @@ impl<'a> Round<'a> {
         let start = Instant::now();
         let mut cycle = pool.order();
         cycle.reverse(); // popped from the back
+        let (floor, cap) = (pool.cfg.hedge_floor, pool.cfg.hedge_after);
+        let hedge = cycle.last().map_or(cap, |m| m.hedge_delay(floor, cap));
         Round {
             op,
             start,
             end: start + deadline.min(crate::config::MAX_DURATION),
-            hedge: pool.cfg.hedge_after,
+            hedge,
             launch_at: start,
             cycle,
             pauses: Box::new(backoff(pool.cfg.retry_backoff)),
@@ -373,7 +396,7 @@ impl<'a> Round<'a> {
         }
     }
 
-    /// The member to ask now, if one is due. The next after it is due `hedge_after`
+    /// The member to ask now, if one is due. The next after it is due a hedge delay
     /// later; after a full round, the next round starts after a backoff.
     fn next_due(&mut self, pool: &Pool) -> Option<Arc<Member>> {
         // Launch without a timer when due: a timer set to "now" fires a tick late.
@@ -409,6 +432,8 @@ impl<'a> Round<'a> {
         m: &Arc<Member>,
         res: std::result::Result<T, etcd_client::Error>,
     ) -> Result<Option<T>> {
+        let asked = self.pending.iter().find(|(p, _)| Arc::ptr_eq(p, m));
+        let asked_at = asked.map_or(self.start, |(_, t)| *t);
         self.pending.retain(|(p, _)| !Arc::ptr_eq(p, m));
         let member = m.label.as_str();
         let e = match res {
@@ -417,7 +442,8 @@ impl<'a> Round<'a> {
                 if !self.first.as_ref().is_some_and(|f| Arc::ptr_eq(f, m)) {
                     pool.metrics.failover(self.op);
                 }
-                self.mark_silent(pool, self.hedge);
+                m.answered(asked_at.elapsed());
+                self.check_losers(pool);
                 pool.mark_ok(m);
                 return Ok(Some(v));
             }
@@ -441,12 +467,13 @@ impl<'a> Round<'a> {
         Ok(None)
     }
 
-    /// Marks the members still silent after `limit` as failed.
-    fn mark_silent(&mut self, pool: &Pool, limit: Duration) {
+    /// Another member answered: those still silent after the hedge delay lost the race.
+    /// One slow answer is no failure, so each is only checked ([`Pool::check`]).
+    fn check_losers(&self, pool: &Pool) {
         let now = Instant::now();
         for (m, t) in &self.pending {
-            if now.duration_since(*t) >= limit {
-                pool.mark_failed(m, &format!("no answer within {limit:?}"));
+            if now.duration_since(*t) >= self.hedge {
+                pool.check(m, self.hedge);
             }
         }
     }
@@ -504,6 +531,20 @@ where
             Err(renewing) => (m, Err(renewing)),
         },
         r => (m, r),
+    }
+}
+
+/// Takes `m` out of the preferred rotation and starts a background probe (pausing as
+/// `pause` says, each try waiting `limit`) unless one is on it.
+fn fail(m: &Arc<Member>, reason: &str, pause: (Duration, Duration), limit: Duration) {
+    let start_probe = {
+        let mut h = m.health.lock();
+        m.set_healthy(false);
+        h.last_error = Some(reason.to_string());
+        !std::mem::replace(&mut h.probing, true)
+    };
+    if start_probe {
+        tokio::spawn(probe(Arc::downgrade(m), pause, limit));
     }
 }
 

@@ -326,13 +326,24 @@ pub extern "C" fn turtle_config_set_max_response_bytes(
     guard(|| update(config, |c| c.with_max_response_bytes(max)))
 }
 
-/// Sets how long a read waits for one member before also asking the next (default 250 ms).
+/// Sets the longest a read waits for one member before also asking the next (default
+/// 250 ms); below it the wait follows the member's recent latency.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_hedge_after_ms(
     config: *mut turtle_config,
     hedge_after_ms: u64,
 ) -> turtle_status {
     guard(|| update(config, |c| Ok(c.with_hedge_after(ms(hedge_after_ms)))))
+}
+
+/// Sets the shortest a read waits for one member before also asking the next (default
+/// 10 ms); at or above the hedge_after setting, the wait is fixed at that.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_hedge_floor_ms(
+    config: *mut turtle_config,
+    hedge_floor_ms: u64,
+) -> turtle_status {
+    guard(|| update(config, |c| Ok(c.with_hedge_floor(ms(hedge_floor_ms)))))
 }
 
 /// Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).

@@ -43,6 +43,7 @@ fn json_of(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Val
 struct Timings {
     timeout: Option<f64>,
     hedge_after: Option<f64>,
+    hedge_floor: Option<f64>,
     connect_timeout: Option<f64>,
     keepalive: Option<(f64, f64)>,
     watch_check: Option<(f64, f64)>,
@@ -119,9 +120,10 @@ type SetTwo<'a> = (
 impl Timings {
     /// `cfg` with every timing given applied through the core's setters.
     fn apply(&self, mut cfg: Config) -> Result<Config, Error> {
-        let ones: [SetOne; 5] = [
+        let ones: [SetOne; 6] = [
             ("timeout", self.timeout, Config::with_deadline),
             ("hedge_after", self.hedge_after, Config::with_hedge_after),
+            ("hedge_floor", self.hedge_floor, Config::with_hedge_floor),
             (
                 "connect_timeout",
                 self.connect_timeout,
@@ -193,7 +195,7 @@ impl ServiceFinder {
     #[pyo3(signature = (
         endpoints=None, *, prefix=None, timeout=None, serializable=false, cache=false,
         max_queued_changes=None, max_response_bytes=None, hedge_after=None,
-        connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
+        hedge_floor=None, connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
         watch_retry_delay=None, retry_backoff=None, probe_backoff=None, ca_file=None,
         ca_pem=None, cert_file=None, key_file=None, server_name=None, user=None,
         password=None, discovery_srv=None, name_server=None, auto_sync=None, metrics=true,
@@ -211,6 +213,7 @@ impl ServiceFinder {
         max_queued_changes: Option<usize>,
         max_response_bytes: Option<usize>,
         hedge_after: Option<f64>,
+        hedge_floor: Option<f64>,
         connect_timeout: Option<f64>,
         keepalive: Option<(f64, f64)>,
         watch_check: Option<(f64, f64)>,
@@ -232,7 +235,7 @@ impl ServiceFinder {
         metrics_addr: Option<String>,
     ) -> PyResult<ServiceFinder> {
         #[rustfmt::skip]
-        let timings = Timings { timeout, hedge_after, connect_timeout, keepalive, watch_check, leader_check, watch_retry_delay, retry_backoff, probe_backoff, auto_sync };
+        let timings = Timings { timeout, hedge_after, hedge_floor, connect_timeout, keepalive, watch_check, leader_check, watch_retry_delay, retry_backoff, probe_backoff, auto_sync };
         #[rustfmt::skip]
         let security = Security { ca_file, ca_pem, cert_file, key_file, server_name, user, password, discovery_srv, name_server };
         let cfg = endpoints_config(endpoints)?.and_then(|mut cfg| {

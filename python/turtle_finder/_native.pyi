@@ -145,6 +145,7 @@ class ServiceFinder:
         max_queued_changes: int | None = None,
         max_response_bytes: int | None = None,
         hedge_after: float | None = None,
+        hedge_floor: float | None = None,
         connect_timeout: float | None = None,
         keepalive: tuple[float, float] | None = None,
         watch_check: tuple[float, float] | None = None,

@@ -77,6 +77,7 @@ int main(void) {
   CHECK(strstr(turtle_last_error(), "deadline") != NULL);
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_hedge_after_ms(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_hedge_floor_ms(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_connect_timeout_ms(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_keepalive_ms(cfg, 0, 1000));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_watch_check_ms(cfg, 300, 0));

@@ -63,6 +63,7 @@ int main(void) {
   /* Every other setting, at a value that still works here. */
   OK(turtle_config_set_max_queued_changes(cfg, 16));
   OK(turtle_config_set_hedge_after_ms(cfg, 200));
+  OK(turtle_config_set_hedge_floor_ms(cfg, 20));
   OK(turtle_config_set_connect_timeout_ms(cfg, 800));
   OK(turtle_config_set_keepalive_ms(cfg, 20000, 5000));
   OK(turtle_config_set_watch_check_ms(cfg, 250, 900));

@@ -37,6 +37,7 @@ def test_every_setting_is_a_keyword_argument(cluster: Cluster) -> None:
         timeout=3.0,
         max_queued_changes=16,
         hedge_after=0.2,
+        hedge_floor=0.02,
         connect_timeout=0.8,
         keepalive=(20.0, 5.0),
         watch_check=(0.25, 0.9),
@@ -54,6 +55,7 @@ def test_every_setting_is_a_keyword_argument(cluster: Cluster) -> None:
     [
         ("max_queued_changes", 0, "max_queued_changes"),
         ("hedge_after", 0.0, "hedge_after"),
+        ("hedge_floor", -0.5, "hedge_floor"),
         ("connect_timeout", -1.0, "connect_timeout"),
         ("keepalive", (0.0, 1.0), "keepalive"),
         ("watch_check", (0.3, float("nan")), "watch_check"),

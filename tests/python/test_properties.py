@@ -72,6 +72,7 @@ setting_names = [
     "max_queued_changes",
     "max_response_bytes",
     "hedge_after",
+    "hedge_floor",
     "connect_timeout",
     "keepalive",
     "watch_check",

@@ -81,21 +81,32 @@ fn a_killed_member_counts_a_failover_and_flips_its_health() {
     assert!(answered >= 1, "{text}");
 }
 
+/// Settings where only a member that does not answer for 200 ms is hedged around, so a
+/// busy machine's hiccup cannot add a hedge the test does not expect.
+fn patient(order: &[String]) -> Config {
+    let cfg = Config::new(order).unwrap();
+    cfg.with_hedge_floor(Duration::from_millis(200))
+        .with_hedge_after(Duration::from_secs(5))
+}
+
 #[test]
-fn a_hung_member_counts_a_hedged_request() {
+fn a_hung_member_counts_a_hedged_request_and_fails_its_status_check() {
     let c = Cluster::start();
     c.put_via(0, "/services/h", "v");
     // A follower first, so the others keep their leader while it hangs.
     let hung = (c.leader().unwrap() + 1) % c.len();
     let mut order = vec![c.endpoint(hung)];
     order.extend((0..c.len()).filter(|&i| i != hung).map(|i| c.endpoint(i)));
-    let f = ServiceFinder::new(Config::new(&order).unwrap()).unwrap();
+    let f = ServiceFinder::new(patient(&order)).unwrap();
     assert_eq!(f.get_service("h").unwrap().as_deref(), Some("v"));
     c.stop(hung);
     let answer = f.get_service("h");
+    // The loser of the hedge race is asked for its status; a hung member never answers.
+    let up = [("member", order[0].as_str())];
+    let text = metrics_when(&f, |t| sample(t, "turtle_member_up", &up) == Some(0.0));
+    let health = f.member_health();
     c.cont(hung);
     assert_eq!(answer.unwrap().as_deref(), Some("v"));
-    let text = f.metrics().unwrap();
     promtool_check_metrics(&text).unwrap();
     let op = [("operation", "get_service")];
     assert_eq!(
@@ -104,9 +115,52 @@ fn a_hung_member_counts_a_hedged_request() {
         "{text}"
     );
     assert_eq!(sample(&text, "turtle_failovers_total", &op), Some(1.0));
+    let check = [("operation", "status_check"), ("outcome", "no_answer")];
+    assert_eq!(
+        sample(&text, "turtle_requests_total", &check),
+        Some(1.0),
+        "{text}"
+    );
+    let why = health[0].last_error.clone().unwrap_or_default();
+    assert!(
+        why.contains("no answer to a read within 200ms; status check: no answer within"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_member_slow_once_stays_healthy() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/s", "v");
+    let follower = (c.leader().unwrap() + 1) % c.len();
+    let proxy = turtle_tests::Proxy::start(&c.endpoint(follower)).unwrap();
+    let mut order = vec![proxy.endpoint()];
+    order.extend((0..c.len()).map(|i| c.endpoint(i)));
+    let f = ServiceFinder::new(patient(&order)).unwrap();
+    for _ in 0..20 {
+        assert_eq!(f.get_service("s").unwrap().as_deref(), Some("v"));
+    }
+    // Held past the hedge delay for one lookup: another member answers it.
+    proxy.set(turtle_tests::Mode::Hold);
+    let answer = f.get_service("s");
+    proxy.set(turtle_tests::Mode::Pass);
+    assert_eq!(answer.unwrap().as_deref(), Some("v"));
+    // Its status check, answered once the proxy passes again, keeps it healthy.
+    let ok = [("operation", "status_check"), ("outcome", "ok")];
+    let text = metrics_when(&f, |t| sample(t, "turtle_requests_total", &ok) == Some(1.0));
+    let op = [("operation", "get_service")];
+    assert_eq!(
+        sample(&text, "turtle_hedged_requests_total", &op),
+        Some(1.0)
+    );
     assert_eq!(
         sample(&text, "turtle_member_up", &[("member", &order[0])]),
-        Some(0.0)
+        Some(1.0)
+    );
+    let health = f.member_health();
+    assert!(
+        health[0].healthy && health[0].last_error.is_none(),
+        "{health:?}"
     );
 }
 
