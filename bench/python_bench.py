@@ -179,7 +179,9 @@ def hung_follower(c: Cluster) -> None:
     successful lookups from Python; and the share of lookups hedged before it."""
     with tf.ServiceFinder(c.endpoints) as probe:
         status = probe.health()
-    follower = next(i for i, s in enumerate(status) if s.member_id != s.leader_id)
+    # Not member 0: turtle-cluster writes through the first member with a process.
+    followers = [c.endpoints.index(s.endpoint) for s in status if s.member_id != s.leader_id]
+    follower = next(i for i in followers if i != 0)
     first = [c.endpoints[follower]] + [e for i, e in enumerate(c.endpoints) if i != follower]
     with tf.ServiceFinder(first) as sf:
         for _ in range(200):
@@ -203,10 +205,37 @@ def hung_follower(c: Cluster) -> None:
                 stopped_at = time.monotonic()
         c.cont(follower)
     gap = max(b - a for a, b in zip(times, times[1:]))
+    moved_after, revisions, written = hung_watch(c, follower, first)
     print("\n| hung member | value | ratio | target |\n|---|---|---|---|")
     print(f"| turtle_finder hedged lookups in steady state | {100 * rate:.2f}% of {steady} | | ≤ 5% |")
     value = f"{1e3 * gap:.0f} ms, {errors} errors"
     print(f"| turtle_finder SIGSTOP of the serving follower: longest gap | {value} | | ≤ 50 ms, 0 errors |")
+    exact = "none lost or twice" if revisions == written else f"got {revisions} for {written}"
+    value = f"{1e3 * moved_after:.0f} ms, {exact}"
+    print(f"| turtle_finder watch, SIGSTOP of its member: stop → next write delivered | {value} | | ≤ 600 ms |")
+
+
+def hung_watch(c: Cluster, follower: int, first: list[str]) -> tuple[float, list[int], list[int]]:
+    """A watch on the follower (first in the finder's list): the time from its SIGSTOP
+    to the next write's delivery from another member; the revisions seen and written."""
+    import queue
+
+    got: queue.Queue[tuple[int, float]] = queue.Queue()
+    with tf.ServiceFinder(first) as sf:
+        w = sf.watch_service("pymove", lambda ch: got.put((ch.revision, time.monotonic())), changes=True)
+        written = [c.put("/services/pymove", "0")]
+        seen = [got.get(timeout=10)[0]]
+        c.stop(follower)
+        stopped = time.monotonic()
+        written.append(c.put("/services/pymove", "1"))
+        rev, at = got.get(timeout=30)
+        seen.append(rev)
+        c.cont(follower)
+        written.append(c.put("/services/pymove", "2"))
+        while seen[-1] != written[-1]:
+            seen.append(got.get(timeout=30)[0])
+        w.cancel()
+    return at - stopped, seen, written
 
 
 def cached_lookups(c: Cluster) -> None:

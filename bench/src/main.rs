@@ -11,6 +11,7 @@ mod measure;
 mod metrics;
 mod python_baseline;
 mod scale;
+mod soak;
 mod tls;
 mod watch_latency;
 
@@ -27,12 +28,20 @@ fn main() {
         Some("watch-times") => python_baseline::watch_times(&args[1..]),
         Some("watch-move") => failover::watch_move(&mut Cluster::start()),
         Some("failover") => failover_run(),
+        Some("soak") => soak_run(
+            args.get(1)
+                .map_or(Ok(10), |m| m.parse())
+                .unwrap_or_else(|_| {
+                    eprintln!("turtle-bench soak [MINUTES]: minutes are a whole number");
+                    std::process::exit(2)
+                }),
+        ),
         Some("scale") => scale::watches(&mut Cluster::start(), 10_000),
         Some("cache") => cache_run(),
         Some("tls") => tls_run(5000),
         Some("metrics") => metrics_run(5000),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, failover, scale, cache, tls, metrics");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, failover, soak [MINUTES], scale, cache, tls, metrics");
             std::process::exit(2);
         }
     }
@@ -92,6 +101,14 @@ fn full_run() {
     println!();
     drop(cluster);
     tls_run(n);
+}
+
+/// The soak (10 minutes unless told), on a cluster of its own.
+fn soak_run(minutes: u64) {
+    let cluster = Cluster::start();
+    cluster.put_via(0, "/services/cdd", r#"[ "turtle1", "turtle2", "turtle3" ]"#);
+    println!("| soak | value | ratio | target |\n|---|---|---|---|");
+    soak::run(&cluster, minutes);
 }
 
 /// Lookups across faults and the hedge rate, on a cluster of their own.

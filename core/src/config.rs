@@ -202,7 +202,7 @@ impl Config {
             connect_timeout: ms(1000),
             keepalive_interval: ms(10_000),
             keepalive_timeout: ms(5000),
-            watch_check_interval: ms(300),
+            watch_check_interval: ms(200),
             watch_check_timeout: ms(1000),
             leader_check_interval: ms(1500),
             watch_retry_delay: ms(1000),
@@ -423,9 +423,11 @@ impl Config {
         self
     }
 
-    /// How often the watch stream is checked for life (a progress request), and how long
-    /// it may stay silent before it is moved to another member (defaults 300 ms and 1 s).
-    /// The silence limit also bounds opening a stream and the leader check's status call.
+    /// How often the watch stream is checked for life (a progress request), and the
+    /// longest a progress request may go unanswered before the stream is moved to another
+    /// member (defaults 200 ms and 1 s). Below that longest, the limit follows the
+    /// member's answers: twice their recent 95th percentile, at least the interval. The
+    /// timeout also bounds opening a stream and the leader check's status call.
     pub fn with_watch_check(mut self, interval: Duration, timeout: Duration) -> Config {
         self.watch_check_interval = interval;
         self.watch_check_timeout = timeout;

@@ -9,13 +9,16 @@ use std::time::Duration;
 use etcd_client::{WatchRequestSender, WatchResponse, WatchResponseStream};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use tokio::time::{interval, interval_at, sleep, timeout, Instant, MissedTickBehavior};
+use tokio::time::{
+    interval, interval_at, sleep, sleep_until, timeout, Instant, MissedTickBehavior,
+};
 
 use crate::change::{Change, ChangeKind};
 use crate::config::Consistency;
 use crate::delivery::{Delivery, KeyValue, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{is_too_large, reason_of, Error, ErrorKind, Result};
+use crate::latency::Latency;
 use crate::member::Member;
 use crate::pool::{backoff, Pool};
 
@@ -321,6 +324,10 @@ struct Session<'h> {
     /// The member answered on this stream.
     served: bool,
     last_heard: Instant,
+    /// When the oldest progress request not yet followed by any message went out.
+    progress_sent: Option<Instant>,
+    /// How long the member took to answer progress requests lately.
+    progress_rtt: Latency,
     resets: mpsc::UnboundedSender<ReadResult>,
     leader: mpsc::UnboundedSender<bool>,
 }
@@ -366,6 +373,8 @@ impl<'h> Session<'h> {
             ids: stream_ids,
             served: false,
             last_heard: Instant::now(),
+            progress_sent: None,
+            progress_rtt: Latency::default(),
             resets,
             leader,
         };
@@ -388,12 +397,17 @@ impl<'h> Session<'h> {
         leader_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let next = self.outbox.front();
+            let silence = self.silence_limit();
+            let too_late = self.progress_sent.map(|t| t + silence);
             let step = tokio::select! {
                 sent = send(&mut self.sender, next.unwrap_or(&Out::Progress)), if next.is_some() => {
                     self.on_sent(sent)
                 }
                 cmd = self.hub.rx.recv() => self.on_command(cmd),
                 msg = responses.message() => self.on_message(msg),
+                _ = sleep_until(too_late.unwrap_or_else(Instant::now)), if too_late.is_some() => {
+                    Err(self.failed(format!("no answer to a progress request within {silence:.0?}")))
+                }
                 _ = progress.tick() => self.check_progress(),
                 _ = leader_check.tick() => {
                     self.check_leader();
@@ -412,12 +426,26 @@ impl<'h> Session<'h> {
         failed(reason, self.served)
     }
 
+    /// How long a progress request may go without any message before the stream is
+    /// moved: twice the member's recent 95th percentile answer, at least the check
+    /// interval (a margin for a busy machine), at most the check timeout.
+    fn silence_limit(&self) -> Duration {
+        let cfg = &self.hub.pool.cfg;
+        (self.progress_rtt).hedge_delay(cfg.watch_check_interval, cfg.watch_check_timeout)
+    }
+
     /// A request went out: the next one may follow.
     fn on_sent(&mut self, sent: std::result::Result<(), etcd_client::Error>) -> Step {
         match sent {
             Ok(()) => {
-                if let Some(Out::Create(_, _, sid)) = self.outbox.pop_front() {
-                    self.unanswered.insert(sid, Instant::now());
+                match self.outbox.pop_front() {
+                    Some(Out::Create(_, _, sid)) => {
+                        self.unanswered.insert(sid, Instant::now());
+                    }
+                    Some(Out::Progress) => {
+                        self.progress_sent.get_or_insert_with(Instant::now);
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -466,6 +494,10 @@ impl<'h> Session<'h> {
         match msg {
             Ok(Some(resp)) => {
                 self.last_heard = Instant::now();
+                // Any message shows the member alive, a progress answer or not.
+                if let Some(sent) = self.progress_sent.take() {
+                    self.progress_rtt.record(sent.elapsed());
+                }
                 self.served = true;
                 self.check_cluster(&resp)?;
                 self.on_response(resp)

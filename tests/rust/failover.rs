@@ -240,3 +240,42 @@ fn a_watch_on_a_member_that_lost_its_leader_reports_and_recovers() {
         .expect("the watch goes on after the cluster heals");
     assert_eq!((ch.revision, ch.value_str().unwrap()), (r1, Some("1")));
 }
+
+#[test]
+fn a_hung_watch_member_is_left_when_a_progress_request_goes_unanswered() {
+    let c = Cluster::start();
+    // A 5 s cap: the stream must move by the limit learned from the member's answers
+    // (here the 200 ms floor, as its answers take about a millisecond).
+    let cfg = Config::new(c.endpoints()).unwrap();
+    let cfg = cfg.with_watch_check(Duration::from_millis(200), Duration::from_secs(5));
+    let f = ServiceFinder::new(cfg).unwrap();
+    let (tx, rx) = unbounded::<i64>();
+    let _w = f
+        .watch_service("hung", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let r0 = c.put_via(0, "/services/hung", "0");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), r0);
+    let serving = f.watch_member().expect("serving").to_string();
+    let hung = c.index_of(&serving).unwrap();
+    c.stop(hung);
+    let r1 = c.put_via((hung + 1) % c.len(), "/services/hung", "1");
+    let got = rx.recv_timeout(WAIT);
+    let health = f.member_health();
+    c.cont(hung);
+    assert_eq!(got.unwrap(), r1, "delivered from another member");
+    let why = (health.iter())
+        .find(|h| h.endpoint == serving)
+        .and_then(|h| h.last_error.clone())
+        .unwrap_or_default();
+    // The limit learned, not the cap (on a busy machine it may lie above the floor).
+    assert!(
+        why.starts_with("no answer to a progress request within ") && !why.ends_with(" 5s"),
+        "{why}"
+    );
+    let r2 = c.put_via(hung, "/services/hung", "2");
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        r2,
+        "nothing twice, nothing lost"
+    );
+}
