@@ -1,7 +1,8 @@
 //! The benchmark: raw `etcd-client` and turtle-finder against one real 3-member cluster in
 //! one run. Prints each figure and its ratio to the raw baseline measured in the same run.
 //!
-//! `make bench` (release build). `BENCH_LOOKUPS` sets the lookups per phase (default 5000).
+//! `make bench` (release build). `BENCH_LOOKUPS` sets the lookups per phase (default 5000);
+//! `BENCH_ONE_CALLER=1` stops after the single-caller lookups.
 //! One module per measurement; `python_baseline` holds the modes `make bench-python` uses.
 
 mod cache;
@@ -85,6 +86,9 @@ fn full_run() {
         ordered: &ordered,
     };
     lookups::one_caller(&clients, n);
+    if std::env::var_os("BENCH_ONE_CALLER").is_some() {
+        return; // only the single-caller figures, for trying changes of the hot path
+    }
     lookups::eight_callers(&clients, n);
     watch_latency::put_to_callback(&clients, &ep);
     finder.close();
