@@ -10,20 +10,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-cinstall >/dev/null || tools/setup.sh
 host=$(rustc -vV | sed -n 's/^host: //p')
+# What cargo-c builds; --build-only and the install must name the same, or both build.
+capi=(-p turtle-ffi --profile dist --target "$host")
 # The turtle command, built by this machine's cargo in a target directory of its own:
 # cargo-c carries its own cargo, whose fingerprints differ (ConfigSettingsChanged), so in
 # one directory each would rebuild every dependency the other built.
 target=${CARGO_TARGET_DIR:-target}/dist-cargo
 build_command() { cargo build --quiet -p turtle-cli --profile dist --target "$host" --target-dir "$target"; }
 if [ "${1:-}" = --build-only ]; then
-  cargo cbuild -p turtle-ffi --profile dist --target "$host"
+  cargo cbuild "${capi[@]}"
   build_command
   exit
 fi
 prefix=${PREFIX:?set PREFIX, e.g. PREFIX=/usr/local}
 libdir=${LIBDIR:-$prefix/lib}
 destdir=${DESTDIR:-}
-cargo cinstall -p turtle-ffi --profile dist --target "$host" \
+cargo cinstall "${capi[@]}" \
   --prefix "$prefix" --libdir "$libdir" ${destdir:+--destdir "$destdir"}
 strip --strip-debug "$destdir$libdir/libturtle.a"
 build_command

@@ -11,7 +11,7 @@ use crossbeam_channel::unbounded;
 use turtle_finder::{Config, ServiceFinder};
 use turtle_tests::Cluster;
 
-use crate::measure::rt;
+use crate::measure::{metric_total, rt};
 
 type Lookup = Box<dyn FnMut() -> Result<(), String> + Send>;
 
@@ -230,7 +230,7 @@ pub fn hedge_rate(cluster: &Cluster, n: usize) {
         for t in threads {
             t.join().unwrap();
         }
-        let hedged = hedges(&f) - before;
+        let hedged = (hedges(&f) - before) as u64;
         let total = n * callers;
         println!(
             "| hedged lookups in steady state, {callers} caller(s) at full speed | {hedged} of {total} ({:.2}%) | | ≤ 5% |",
@@ -241,11 +241,6 @@ pub fn hedge_rate(cluster: &Cluster, n: usize) {
 }
 
 /// The finder's count of hedged requests, from its metrics.
-fn hedges(f: &ServiceFinder) -> u64 {
-    f.metrics()
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("turtle_hedged_requests_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+fn hedges(f: &ServiceFinder) -> f64 {
+    metric_total(&f.metrics().unwrap(), "turtle_hedged_requests_total{")
 }

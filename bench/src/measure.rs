@@ -1,4 +1,5 @@
-//! Measuring: CPU time, rounds and medians, percentiles, and the report's table lines.
+//! Measuring: CPU time, rounds and medians, percentiles, counters from a finder's
+//! metrics, and the report's table lines.
 
 use std::time::{Duration, Instant};
 
@@ -66,4 +67,13 @@ pub fn line(name: &str, value: String, ratio: Option<(f64, &str)>) {
         Some((r, target)) => println!("| {name} | {value} | {r:.2}× | {target} |"),
         None => println!("| {name} | {value} | | |"),
     }
+}
+
+/// The sum over every label set of the metric samples in `text` (Prometheus text) whose
+/// line starts with `name`, e.g. `turtle_hedged_requests_total{`.
+pub fn metric_total(text: &str, name: &str) -> f64 {
+    (text.lines())
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -12,7 +12,7 @@ use crossbeam_channel::unbounded;
 use turtle_finder::{Config, ServiceFinder};
 use turtle_tests::Cluster;
 
-use crate::measure::rt;
+use crate::measure::{metric_total, rt};
 
 /// Runs the soak for `minutes` and prints its row.
 pub fn run(cluster: &Cluster, minutes: u64) {
@@ -59,14 +59,8 @@ pub fn run(cluster: &Cluster, minutes: u64) {
         }
     }
     let text = f.metrics().unwrap();
-    let count = |name: &str| -> f64 {
-        (text.lines())
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    let moves = count("turtle_watch_stream_moves_total");
-    let hedged = count("turtle_hedged_requests_total{");
+    let moves = metric_total(&text, "turtle_watch_stream_moves_total");
+    let hedged = metric_total(&text, "turtle_hedged_requests_total{");
     let exact = seen == written;
     println!(
         "| soak, {minutes} min: {lookups} lookups and {} writes at full speed, one watch | {moves} watch stream moves; {hedged} lookups hedged ({:.3}%); watch saw every write once: {exact} | | 0 moves, ≤ 5% hedged |",

@@ -42,14 +42,7 @@ fn raw_client(c: &Cluster, certs: Option<&Certs>) -> Box<dyn FnMut()> {
     let rt = rt();
     let mut opts = etcd_client::ConnectOptions::new();
     if let Some(certs) = certs {
-        let read = |p: &std::path::Path| std::fs::read(p).unwrap();
-        let tls = etcd_client::TlsOptions::new()
-            .ca_certificate(etcd_client::Certificate::from_pem(read(&certs.ca)))
-            .identity(etcd_client::Identity::from_pem(
-                read(&certs.client.cert),
-                read(&certs.client.key),
-            ));
-        opts = opts.with_tls(tls);
+        opts = opts.with_tls(certs.etcd_client_tls());
     }
     let client = rt
         .block_on(etcd_client::Client::connect([c.endpoint(0)], Some(opts)))

@@ -431,7 +431,7 @@ impl<'h> Session<'h> {
     /// interval (a margin for a busy machine), at most the check timeout.
     fn silence_limit(&self) -> Duration {
         let cfg = &self.hub.pool.cfg;
-        (self.progress_rtt).hedge_delay(cfg.watch_check_interval, cfg.watch_check_timeout)
+        (self.progress_rtt).patience(cfg.watch_check_interval, cfg.watch_check_timeout)
     }
 
     /// A request went out: the next one may follow.

@@ -1,5 +1,6 @@
-//! The latency a member has shown lately, and how long a read waits for it before also
-//! asking the next member (the hedge delay, as in Dean and Barroso's "The Tail at Scale").
+//! The latency a member has shown lately, and how long to wait for its answer before
+//! acting on its silence: a read's hedge delay (as in Dean and Barroso's "The Tail at
+//! Scale"), a watch stream's limit for a progress request.
 
 use std::time::Duration;
 
@@ -39,17 +40,20 @@ impl Latency {
         // Early on every sample counts; later, every RECOMPUTE_EVERY-th.
         if self.samples.len() < RECOMPUTE_EVERY as usize || self.fresh >= RECOMPUTE_EVERY {
             self.fresh = 0;
-            let mut sorted = self.samples.clone();
+            // A copy on the stack: this runs on the lookup path.
+            let mut buf = [0u32; WINDOW];
+            let sorted = &mut buf[..self.samples.len()];
+            sorted.copy_from_slice(&self.samples);
             let at = ((sorted.len() - 1) as f64 * QUANTILE).round() as usize;
             let (_, q, _) = sorted.select_nth_unstable(at);
             self.delay = Some(Duration::from_micros(u64::from(*q)) * FACTOR);
         }
     }
 
-    /// How long to wait for this member before also asking the next: what its latency
+    /// How long to wait for an answer before acting on the silence: what the latency
     /// says, at least `floor` and at most `cap` (the floor while nothing is known; the
     /// cap when the floor is above it, which makes the wait fixed).
-    pub(crate) fn hedge_delay(&self, floor: Duration, cap: Duration) -> Duration {
+    pub(crate) fn patience(&self, floor: Duration, cap: Duration) -> Duration {
         self.delay.unwrap_or(floor).max(floor).min(cap)
     }
 }
@@ -62,7 +66,7 @@ mod tests {
 
     #[test]
     fn unknown_latency_waits_the_floor() {
-        assert_eq!(Latency::default().hedge_delay(10 * MS, 250 * MS), 10 * MS);
+        assert_eq!(Latency::default().patience(10 * MS, 250 * MS), 10 * MS);
     }
 
     #[test]
@@ -72,10 +76,10 @@ mod tests {
         for i in 0..100 {
             l.record(if i % 20 == 0 { 100 * MS } else { 20 * MS });
         }
-        assert_eq!(l.hedge_delay(MS, 250 * MS), 40 * MS);
-        assert_eq!(l.hedge_delay(50 * MS, 250 * MS), 50 * MS, "floor");
-        assert_eq!(l.hedge_delay(MS, 30 * MS), 30 * MS, "cap");
-        assert_eq!(l.hedge_delay(300 * MS, 250 * MS), 250 * MS, "fixed");
+        assert_eq!(l.patience(MS, 250 * MS), 40 * MS);
+        assert_eq!(l.patience(50 * MS, 250 * MS), 50 * MS, "floor");
+        assert_eq!(l.patience(MS, 30 * MS), 30 * MS, "cap");
+        assert_eq!(l.patience(300 * MS, 250 * MS), 250 * MS, "fixed");
     }
 
     #[test]
@@ -84,17 +88,17 @@ mod tests {
         for _ in 0..WINDOW {
             l.record(100 * MS);
         }
-        assert_eq!(l.hedge_delay(MS, Duration::MAX), 200 * MS);
+        assert_eq!(l.patience(MS, Duration::MAX), 200 * MS);
         for _ in 0..WINDOW {
             l.record(MS);
         }
-        assert_eq!(l.hedge_delay(Duration::ZERO, Duration::MAX), 2 * MS);
+        assert_eq!(l.patience(Duration::ZERO, Duration::MAX), 2 * MS);
     }
 
     #[test]
     fn absurd_latencies_saturate() {
         let mut l = Latency::default();
         l.record(Duration::MAX);
-        assert_eq!(l.hedge_delay(MS, 250 * MS), 250 * MS);
+        assert_eq!(l.patience(MS, 250 * MS), 250 * MS);
     }
 }

@@ -150,7 +150,7 @@ impl Member {
 
     /// How long a read waits for this member before also asking the next.
     pub(crate) fn hedge_delay(&self, floor: Duration, cap: Duration) -> Duration {
-        self.latency.lock().hedge_delay(floor, cap)
+        self.latency.lock().patience(floor, cap)
     }
 
     /// The member's health for reports.

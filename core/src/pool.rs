@@ -154,18 +154,11 @@ impl Pool {
         let (m, metrics) = (m.clone(), self.metrics.clone());
         let (pause, limit) = (self.cfg.probe_backoff, self.cfg.connect_timeout);
         tokio::spawn(async move {
-            let mut client = m.maintenance.clone();
-            let (outcome, why) = match timeout(limit, client.status()).await {
-                Ok(Ok(_)) => (Outcome::Ok, None),
-                Ok(Err(e)) => (Outcome::ConnectionError, Some(e.to_string())),
-                Err(_) => (
-                    Outcome::NoAnswer,
-                    Some(format!("no answer within {limit:?}")),
-                ),
-            };
+            let answer = status_within(&m, limit).await;
+            let outcome = answer.as_ref().map_or_else(|(o, _)| *o, |()| Outcome::Ok);
             metrics.request("status_check", &m.label, outcome);
             m.end_check();
-            if let Some(why) = why {
+            if let Err((_, why)) = answer {
                 let reason = format!("no answer to a read within {silent:?}; status check: {why}");
                 fail(&m, &reason, pause, limit);
             }
@@ -557,6 +550,16 @@ fn record(failures: &mut Vec<Attempt>, m: &Member, reason: String) {
     }
 }
 
+/// Asks `m` for its status, waiting at most `limit`; a failure says how it went and why.
+async fn status_within(m: &Member, limit: Duration) -> std::result::Result<(), (Outcome, String)> {
+    let mut client = m.maintenance.clone();
+    match timeout(limit, client.status()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err((Outcome::ConnectionError, e.to_string())),
+        Err(_) => Err((Outcome::NoAnswer, format!("no answer within {limit:?}"))),
+    }
+}
+
 /// Asks a failed member for its status, pausing as `pause` says between tries, until it
 /// answers within `limit`; then returns it to the pool.
 async fn probe(member: Weak<Member>, pause: (Duration, Duration), limit: Duration) {
@@ -564,9 +567,7 @@ async fn probe(member: Weak<Member>, pause: (Duration, Duration), limit: Duratio
     loop {
         tokio::time::sleep(pauses.next().unwrap_or(pause.1)).await;
         let Some(m) = member.upgrade() else { return };
-        let mut client = m.maintenance.clone();
-        let ok = matches!(timeout(limit, client.status()).await, Ok(Ok(_)));
-        if ok {
+        if status_within(&m, limit).await.is_ok() {
             let mut h = m.health.lock();
             m.set_healthy(true);
             h.probing = false;

@@ -102,6 +102,17 @@ impl Certs {
             _dir: dir,
         }
     }
+
+    /// Raw `etcd-client` TLS options: this CA, and the client certificate as identity.
+    pub fn etcd_client_tls(&self) -> etcd_client::TlsOptions {
+        let read = |p: &Path| std::fs::read(p).expect("read a test certificate");
+        etcd_client::TlsOptions::new()
+            .ca_certificate(etcd_client::Certificate::from_pem(read(&self.ca)))
+            .identity(etcd_client::Identity::from_pem(
+                read(&self.client.cert),
+                read(&self.client.key),
+            ))
+    }
 }
 
 impl Default for Certs {

@@ -173,14 +173,7 @@ impl Cluster {
             .with_connect_timeout(Duration::from_millis(500))
             .with_timeout(Duration::from_secs(10));
         if let Some(certs) = &self.opts.tls {
-            let read = |p: &Path| std::fs::read(p).expect("read a test certificate");
-            let tls = etcd_client::TlsOptions::new()
-                .ca_certificate(etcd_client::Certificate::from_pem(read(&certs.ca)))
-                .identity(etcd_client::Identity::from_pem(
-                    read(&certs.client.cert),
-                    read(&certs.client.key),
-                ));
-            opts = opts.with_tls(tls);
+            opts = opts.with_tls(certs.etcd_client_tls());
         }
         if let Some((user, password)) = &self.user {
             opts = opts.with_user(user, password);
