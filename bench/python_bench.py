@@ -54,8 +54,11 @@ def measure(n: int, threads: int, lookup: Callable[[], object]) -> tuple[float, 
     return n / wall, used / n * 1e6
 
 
-def rust_lookups(eps: str, threads: int) -> tuple[float, float]:
-    out = subprocess.run([str(BENCH), "lookups", eps, str(N), str(threads)], capture_output=True, text=True, check=True)
+def rust_lookups(eps: str, threads: int, raw: bool = False) -> tuple[float, float]:
+    """The Rust ServiceFinder's lookups from `threads` threads, or raw etcd-client's from
+    as many tasks on one runtime, through the first endpoint (every client reads through it first)."""
+    args = [str(BENCH), "lookups", eps.split(",")[0] if raw else eps, str(N), str(threads)] + (["raw"] if raw else [])
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
     d = json.loads(out.stdout)
     return d["ops_per_s"], d["cpu_per_op_us"]
 
@@ -105,6 +108,7 @@ def run(c: Cluster) -> None:
     for _ in range(3):
         for threads in (1, 8):
             results.setdefault("Rust ServiceFinder", {}).setdefault(threads, []).append(rust_lookups(eps, threads))
+            results.setdefault("raw", {}).setdefault(threads, []).append(rust_lookups(eps, threads, raw=True))
             for name, lookup in clients.items():
                 results.setdefault(name, {}).setdefault(threads, []).append(measure(N, threads, lookup))
 
@@ -116,6 +120,9 @@ def run(c: Cluster) -> None:
         rust_ops, rust_cpu = med("Rust ServiceFinder", threads)
         base = f"{rust_ops:.0f} ops/s, {rust_cpu:.0f} µs CPU/op"
         print(f"| Rust ServiceFinder, {threads} thread(s) | {base} | (baseline) | |")
+        raw_ops, raw_cpu = med("raw", threads)
+        raw = f"{raw_ops:.0f} ops/s, {raw_cpu:.0f} µs CPU/op"
+        print(f"| raw etcd-client (Rust), {threads} task(s) | {raw} | {raw_ops / rust_ops:.2f}× Rust | |")
         for name in clients:
             ops, cpu_us = med(name, threads)
             target = "≥ 0.90" if name == "turtle_finder" else ""
@@ -123,6 +130,12 @@ def run(c: Cluster) -> None:
             target = "≤ 2.0" if name == "turtle_finder" and threads == 1 else ""
             ratio = cpu_us / rust_cpu
             print(f"| {name} CPU per lookup, {threads} thread(s) | {cpu_us:.0f} µs | {ratio:.2f}× Rust | {target} |")
+        ops, cpu_us = med("turtle_finder", threads)
+        vs_raw = f"{cpu_us / raw_cpu:.2f}× / {ops / raw_ops:.2f}× raw"
+        target = "CPU ≤ 1.20, ops ≥ 1.0 (Rust's)" if threads == 1 else ""
+        print(
+            f"| turtle_finder CPU per lookup / ops, {threads} thread(s), vs raw etcd-client | {vs_raw} | | {target} |"
+        )
 
     # put -> callback latency; every writer is python-etcd3, so all pay the same put.
     # The three watches live side by side and are measured in interleaved rounds.
@@ -205,6 +218,7 @@ def hung_follower(c: Cluster) -> None:
                 stopped_at = time.monotonic()
         c.cont(follower)
     gap = max(b - a for a, b in zip(times, times[1:]))
+    c.call("ready")  # the follower has caught up: the new finder's watch opens on it
     moved_after, revisions, written = hung_watch(c, follower, first)
     print("\n| hung member | value | ratio | target |\n|---|---|---|---|")
     print(f"| turtle_finder hedged lookups in steady state | {100 * rate:.2f}% of {steady} | | ≤ 5% |")

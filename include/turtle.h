@@ -182,7 +182,9 @@ typedef struct turtle_config turtle_config;
 /**
  * A service finder: a connection pool to the cluster, a runtime thread and a dispatcher
  * thread. Owned by the caller; free with `turtle_finder_free`. Every function taking it
- * may be called from any thread at once, including from inside a watch callback.
+ * may be called from any thread at once, including from inside a watch callback. A
+ * blocking call runs the finder's I/O on the calling thread while it waits, so a thread
+ * that calls needs a stack of 256 KiB or more (512 KiB in a debug build).
  */
 typedef struct turtle_finder turtle_finder;
 

@@ -1,5 +1,6 @@
 //! The modes the Python benchmark runs this binary in, for a baseline measured in the
-//! same run: the Rust blocking API's lookups, and its watch callbacks' times.
+//! same run: the Rust blocking API's and raw `etcd-client`'s lookups, and the blocking API's
+//! watch callbacks' times.
 
 use std::sync::Arc;
 use std::thread;
@@ -7,20 +8,36 @@ use std::thread;
 use crossbeam_channel::unbounded;
 use turtle_finder::{Config, ServiceFinder};
 
-use crate::measure::measure;
+use crate::measure::{measure, Phase};
 
-/// `lookups ENDPOINTS N THREADS`: the blocking API's lookups; prints
-/// `{"ops_per_s": .., "cpu_per_op_us": ..}`.
+/// `lookups ENDPOINTS N THREADS [raw]`: the blocking API's lookups from THREADS threads, or
+/// with `raw` raw `etcd-client`'s from THREADS tasks on one current-thread runtime (the
+/// first endpoint only); prints `{"ops_per_s": .., "cpu_per_op_us": ..}`.
 pub fn lookups(args: &[String]) {
-    let [eps, n, threads] = args else {
-        panic!("lookups ENDPOINTS N THREADS")
+    let (eps, n, threads, raw) = match args {
+        [eps, n, threads] => (eps, n, threads, false),
+        [eps, n, threads, raw] if raw == "raw" => (eps, n, threads, true),
+        _ => panic!("lookups ENDPOINTS N THREADS [raw]"),
     };
     let (n, threads): (usize, usize) = (n.parse().expect("N"), threads.parse().expect("THREADS"));
-    let finder = Arc::new(ServiceFinder::new(Config::new([eps.as_str()]).unwrap()).unwrap());
+    let p = if raw {
+        raw_lookups(eps.split(',').next().expect("an endpoint"), n, threads)
+    } else {
+        finder_lookups(eps, n, threads)
+    };
+    println!(
+        "{{\"ops_per_s\": {:.1}, \"cpu_per_op_us\": {:.2}}}",
+        p.ops_per_s,
+        p.cpu_per_op.as_secs_f64() * 1e6
+    );
+}
+
+fn finder_lookups(eps: &str, n: usize, threads: usize) -> Phase {
+    let finder = Arc::new(ServiceFinder::new(Config::new([eps]).unwrap()).unwrap());
     for _ in 0..200 {
         finder.get_service("cdd").unwrap().unwrap();
     }
-    let p = measure(n, || {
+    measure(n, || {
         let hs: Vec<_> = (0..threads)
             .map(|_| {
                 let f = finder.clone();
@@ -30,12 +47,31 @@ pub fn lookups(args: &[String]) {
             })
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
-    });
-    println!(
-        "{{\"ops_per_s\": {:.1}, \"cpu_per_op_us\": {:.2}}}",
-        p.ops_per_s,
-        p.cpu_per_op.as_secs_f64() * 1e6
-    );
+    })
+}
+
+fn raw_lookups(ep: &str, n: usize, tasks: usize) -> Phase {
+    let rt = crate::measure::rt();
+    let client = rt
+        .block_on(etcd_client::Client::connect([ep], None))
+        .unwrap();
+    let get = |k: usize| {
+        let mut kv = client.kv_client();
+        async move {
+            for _ in 0..k {
+                kv.get("/services/cdd", None).await.unwrap();
+            }
+        }
+    };
+    rt.block_on(get(200));
+    measure(n, || {
+        rt.block_on(async {
+            let all: Vec<_> = (0..tasks).map(|_| tokio::spawn(get(n / tasks))).collect();
+            for t in all {
+                t.await.unwrap();
+            }
+        })
+    })
 }
 
 /// `watch-times ENDPOINTS SERVICE`: watches SERVICE with the blocking API and prints

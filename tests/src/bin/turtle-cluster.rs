@@ -2,7 +2,7 @@
 //!
 //! Starts a cluster, prints one JSON line `{"endpoints": [...], "pids": [...]}`, then
 //! answers one JSON line per command read from stdin:
-//! `kill I`, `stop I`, `cont I`, `restart I`, `leader`, `put KEY VALUE`, `delete KEY`,
+//! `kill I`, `stop I`, `cont I`, `restart I`, `ready` (waits until every member knows a leader), `leader`, `put KEY VALUE`, `delete KEY`,
 //! `compact REV`, `pids`. It stops the cluster and exits when stdin closes (so a crashed
 //! test never leaves etcd behind) or on `quit`.
 //!
@@ -40,7 +40,7 @@ fn main() {
             }
             "--" => opts.extra_args.extend(args.by_ref()),
             "-h" | "--help" => {
-                println!("usage: turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, leader, put K V, delete K, compact REV, pids, quit");
+                println!("usage: turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, ready, leader, put K V, delete K, compact REV, pids, quit");
                 return;
             }
             other => fail(&format!("unknown argument {other:?}")),
@@ -86,6 +86,10 @@ fn main() {
             (Some("restart"), Some(i)) => {
                 cluster.restart(i);
                 json!({"ok": true, "pids": pids(&cluster)})
+            }
+            (Some("ready"), _) => {
+                cluster.wait_all_ready();
+                json!({"ok": true})
             }
             (Some("leader"), _) => {
                 json!({"ok": true, "leader": cluster.leader()})
