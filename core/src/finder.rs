@@ -107,10 +107,11 @@ impl ServiceFinder {
     ) -> Result<Option<Vec<u8>>> {
         // A cached name is read on the caller's thread: no hand-off, no RPC, and no
         // count of a shared reference touched (which threads would fight over).
-        if let Some(cached) = self.shared.usable()?.cached_service(name)? {
+        let client = self.shared.usable()?;
+        if let Some(cached) = client.cached_service(name)? {
             return Ok(cached);
         }
-        let client = self.shared.usable()?.clone();
+        let client = client.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
             async move { client.get_service_bytes(&name, opts).await },
@@ -144,10 +145,11 @@ impl ServiceFinder {
         opts: ReadOptions,
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Instances> {
-        if let Some(cached) = self.shared.usable()?.cached_instances(name)? {
+        let client = self.shared.usable()?;
+        if let Some(cached) = client.cached_instances(name)? {
             return Ok(cached);
         }
-        let client = self.shared.usable()?.clone();
+        let client = client.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
             async move { client.instances_with(&name, opts).await },
