@@ -57,7 +57,7 @@ def measure(n: int, threads: int, lookup: Callable[[], object]) -> tuple[float, 
 def rust_lookups(eps: str, threads: int, raw: bool = False) -> tuple[float, float]:
     """The Rust ServiceFinder's lookups from `threads` threads, or raw etcd-client's from
     as many tasks on one runtime, through the first endpoint (every client reads through it first)."""
-    args = [str(BENCH), "lookups", eps.split(",")[0] if raw else eps, str(N), str(threads)] + (["raw"] if raw else [])
+    args = [str(BENCH), "lookups", eps, str(N), str(threads)] + (["raw"] if raw else [])
     out = subprocess.run(args, capture_output=True, text=True, check=True)
     d = json.loads(out.stdout)
     return d["ops_per_s"], d["cpu_per_op_us"]

@@ -124,31 +124,51 @@ fn report_one_caller([base, asy, blk, cabi]: [Phase; 4]) {
 
 /// 8 threads (finder) vs 8 tasks (raw).
 pub fn eight_callers(c: &Clients, n: usize) {
-    let raw8 = measure(n, || {
-        c.rt.block_on(async {
-            let tasks: Vec<_> = (0..8)
+    let raw8 = raw_tasks(c.rt, c.raw, n, 8);
+    let per_op = |p: &Phase| format!("{:.0} ops/s, {:.1?} CPU/op", p.ops_per_s, p.cpu_per_op);
+    line("raw etcd-client, 8 tasks", per_op(&raw8), None);
+    let fin8 = finder_threads(c.finder, n, 8);
+    line(
+        "ServiceFinder, 8 threads",
+        per_op(&fin8),
+        Some((fin8.ops_per_s / raw8.ops_per_s, "(vs raw 8 tasks)")),
+    );
+}
+
+/// `n` raw `etcd-client` gets, shared by `tasks` tasks on the runtime `rt`.
+pub fn raw_tasks(
+    rt: &tokio::runtime::Runtime,
+    raw: &etcd_client::Client,
+    n: usize,
+    tasks: usize,
+) -> Phase {
+    measure(n, || {
+        rt.block_on(async {
+            let all: Vec<_> = (0..tasks)
                 .map(|_| {
-                    let mut kv = c.raw.kv_client();
+                    let mut kv = raw.kv_client();
                     tokio::spawn(async move {
-                        for _ in 0..n / 8 {
+                        for _ in 0..n / tasks {
                             kv.get("/services/cdd", None).await.unwrap();
                         }
                     })
                 })
                 .collect();
-            for t in tasks {
+            for t in all {
                 t.await.unwrap();
             }
         })
-    });
-    let per_op = |p: &Phase| format!("{:.0} ops/s, {:.1?} CPU/op", p.ops_per_s, p.cpu_per_op);
-    line("raw etcd-client, 8 tasks", per_op(&raw8), None);
-    let fin8 = measure(n, || {
-        let hs: Vec<_> = (0..8)
+    })
+}
+
+/// `n` blocking `ServiceFinder` lookups, shared by `threads` threads.
+pub fn finder_threads(finder: &Arc<ServiceFinder>, n: usize, threads: usize) -> Phase {
+    measure(n, || {
+        let hs: Vec<_> = (0..threads)
             .map(|_| {
-                let f = c.finder.clone();
+                let f = finder.clone();
                 thread::spawn(move || {
-                    for _ in 0..n / 8 {
+                    for _ in 0..n / threads {
                         f.get_service("cdd").unwrap().unwrap();
                     }
                 })
@@ -157,10 +177,5 @@ pub fn eight_callers(c: &Clients, n: usize) {
         for h in hs {
             h.join().unwrap();
         }
-    });
-    line(
-        "ServiceFinder, 8 threads",
-        per_op(&fin8),
-        Some((fin8.ops_per_s / raw8.ops_per_s, "(vs raw 8 tasks)")),
-    );
+    })
 }

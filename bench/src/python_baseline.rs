@@ -8,7 +8,8 @@ use std::thread;
 use crossbeam_channel::unbounded;
 use turtle_finder::{Config, ServiceFinder};
 
-use crate::measure::{measure, Phase};
+use crate::lookups;
+use crate::measure::Phase;
 
 /// `lookups ENDPOINTS N THREADS [raw]`: the blocking API's lookups from THREADS threads, or
 /// with `raw` raw `etcd-client`'s from THREADS tasks on one current-thread runtime (the
@@ -37,17 +38,7 @@ fn finder_lookups(eps: &str, n: usize, threads: usize) -> Phase {
     for _ in 0..200 {
         finder.get_service("cdd").unwrap().unwrap();
     }
-    measure(n, || {
-        let hs: Vec<_> = (0..threads)
-            .map(|_| {
-                let f = finder.clone();
-                thread::spawn(move || {
-                    (0..n / threads).for_each(|_| drop(f.get_service("cdd").unwrap().unwrap()))
-                })
-            })
-            .collect();
-        hs.into_iter().for_each(|h| h.join().unwrap());
-    })
+    lookups::finder_threads(&finder, n, threads)
 }
 
 fn raw_lookups(ep: &str, n: usize, tasks: usize) -> Phase {
@@ -55,23 +46,8 @@ fn raw_lookups(ep: &str, n: usize, tasks: usize) -> Phase {
     let client = rt
         .block_on(etcd_client::Client::connect([ep], None))
         .unwrap();
-    let get = |k: usize| {
-        let mut kv = client.kv_client();
-        async move {
-            for _ in 0..k {
-                kv.get("/services/cdd", None).await.unwrap();
-            }
-        }
-    };
-    rt.block_on(get(200));
-    measure(n, || {
-        rt.block_on(async {
-            let all: Vec<_> = (0..tasks).map(|_| tokio::spawn(get(n / tasks))).collect();
-            for t in all {
-                t.await.unwrap();
-            }
-        })
-    })
+    lookups::raw_tasks(&rt, &client, 200, 1); // warm-up, not counted
+    lookups::raw_tasks(&rt, &client, n, tasks)
 }
 
 /// `watch-times ENDPOINTS SERVICE`: watches SERVICE with the blocking API and prints

@@ -2,9 +2,10 @@
 //!
 //! Starts a cluster, prints one JSON line `{"endpoints": [...], "pids": [...]}`, then
 //! answers one JSON line per command read from stdin:
-//! `kill I`, `stop I`, `cont I`, `restart I`, `ready` (waits until every member knows a leader), `leader`, `put KEY VALUE`, `delete KEY`,
-//! `compact REV`, `pids`. It stops the cluster and exits when stdin closes (so a crashed
-//! test never leaves etcd behind) or on `quit`.
+//! `kill I`, `stop I`, `cont I`, `restart I`, `ready` (waits until every member knows a
+//! leader), `leader`, `put KEY VALUE`, `delete KEY`, `compact REV`, `pids`. It stops the
+//! cluster and exits when stdin closes (so a crashed test never leaves etcd behind) or on
+//! `quit`.
 //!
 //! Usage: `turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD]
 //! [-- extra etcd flags...]`. With `--tls` the first line also has `"certs"`: the paths of
