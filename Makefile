@@ -37,8 +37,9 @@ bench-python: setup ## The Python benchmark: turtle_finder vs the Rust API, pyth
 lint: ## rustfmt check, clippy (warnings and missing docs are errors), ruff and mypy --strict (part of make test)
 	tools/lint.sh
 
-header: ## Regenerate include/turtle.h with cbindgen (commit it)
+header: ## Regenerate include/turtle.h with cbindgen and the README's settings table from core's (commit both)
 	TURTLE_BLESS=1 $(CARGO) test -p turtle-ffi --test header
+	TURTLE_BLESS=1 $(CARGO) test -p turtle-finder --lib settings::tests::readme_table_is_the_table
 
 install: setup ## Install libturtle.so.0 and .a, turtle.h, turtle.pc (cargo-c) and the turtle command: make install PREFIX=/usr/local [LIBDIR=...] [DESTDIR=...]
 	PREFIX=$(PREFIX) tools/install.sh

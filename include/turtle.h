@@ -152,12 +152,13 @@ enum turtle_registration_state
    */
   TURTLE_REGISTERED = 0,
   /**
-   * etcd said the lease is gone: a new one is granted and the key written again.
+   * The lease was lost (etcd said it is gone, or no keepalive was answered before its
+   * time was surely up): a new one is granted and the key written again.
    */
   TURTLE_REREGISTERING = 1,
   /**
-   * No member confirmed the lease for a whole TTL: watchers probably see the instance
-   * gone; it is written again as soon as a member answers.
+   * Writing it again failed: watchers probably see the instance gone; it is tried
+   * again, backing off up to about the TTL, until a member answers.
    */
   TURTLE_LOST = 2,
   /**
@@ -468,9 +469,13 @@ const char *turtle_version(void);
  * malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
  * names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
  * `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; metrics
- * served where `TURTLE_METRICS_ADDR` says; prefix
- * "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
- * lists.
+ * served where `TURTLE_METRICS_ADDR` says; every other setting at the default its setter
+ * names (the README's settings table lists them all).
+ *
+ * Each setter checks its own value at once and leaves the config unchanged when it is
+ * refused; how settings combine (TLS settings with `http://` endpoints, a metrics address
+ * with the metrics off) is checked when the finder is made, so the order of setters never
+ * matters. The same rules and messages as Rust's `Config::check` and Python's keywords.
  * `*out` is written only on success.
  *
  * # Safety
@@ -501,7 +506,7 @@ turtle_status turtle_config_set_endpoints(struct turtle_config *config, const ch
 turtle_status turtle_config_set_prefix(struct turtle_config *config, const char *prefix);
 
 /**
- * Sets the default deadline of every call, in milliseconds (at least 1; default 5000).
+ * Sets the default deadline of every call, in milliseconds, at least 1 (default 5000).
  */
 turtle_status turtle_config_set_deadline_ms(struct turtle_config *config, uint64_t deadline_ms);
 
@@ -608,33 +613,36 @@ turtle_status turtle_config_set_metrics_addr(struct turtle_config *config, const
 turtle_status turtle_config_set_cache(struct turtle_config *config, bool on);
 
 /**
- * Sets how many undelivered changes a watch keeps while its callback is busy (at least
- * 1; default 1024); past that the oldest are dropped and counted in `skipped`.
+ * Sets how many undelivered changes a watch keeps while its callback is busy, at least 1
+ * (default 1024); past that the oldest are dropped and counted in `skipped`.
  */
 turtle_status turtle_config_set_max_queued_changes(struct turtle_config *config, size_t max);
 
 /**
- * Sets the largest response accepted from a member, in bytes (4096 to 2147483647, the
- * default). A watch whose catch-up is larger is read anew and delivered as a reset.
+ * Sets the largest response accepted from a member, in bytes, from 4096 to 2147483647
+ * (default 2147483647). A watch whose catch-up is larger is read anew and delivered as a
+ * reset.
  */
 turtle_status turtle_config_set_max_response_bytes(struct turtle_config *config, size_t max);
 
 /**
- * Sets the longest a read waits for one member before also asking the next (default
- * 250 ms); below it the wait follows the member's recent latency.
+ * Sets the longest a read waits for one member before also asking the next, in
+ * milliseconds (default 250); below it the wait follows the member's recent latency.
  */
 turtle_status turtle_config_set_hedge_after_ms(struct turtle_config *config,
                                                uint64_t hedge_after_ms);
 
 /**
- * Sets the shortest a read waits for one member before also asking the next (default
- * 10 ms); at or above the hedge_after setting, the wait is fixed at that.
+ * Sets the shortest a read waits for one member before also asking the next, in
+ * milliseconds (default 10); at or above the hedge_after setting, the wait is fixed at
+ * that.
  */
 turtle_status turtle_config_set_hedge_floor_ms(struct turtle_config *config,
                                                uint64_t hedge_floor_ms);
 
 /**
- * Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).
+ * Sets the TCP connect timeout per member, also a probe's wait, in milliseconds (default
+ * 1000).
  */
 turtle_status turtle_config_set_connect_timeout_ms(struct turtle_config *config,
                                                    uint64_t timeout_ms);
@@ -650,20 +658,22 @@ turtle_status turtle_config_set_keepalive_ms(struct turtle_config *config,
 
 /**
  * Sets the watch stream's liveness check: a progress request every `interval_ms`, and
- * the silence after which the stream moves to another member (defaults 300 and 1000).
+ * the longest silence after which the stream moves to another member (defaults 200 and
+ * 1000); below that longest, the limit follows the member's recent answers.
  */
 turtle_status turtle_config_set_watch_check_ms(struct turtle_config *config,
                                                uint64_t interval_ms,
                                                uint64_t timeout_ms);
 
 /**
- * Sets how often the watch stream's member is asked whether it has a leader (default 1500).
+ * Sets how often the watch stream's member is asked whether it has a leader, in
+ * milliseconds (default 1500).
  */
 turtle_status turtle_config_set_leader_check_ms(struct turtle_config *config, uint64_t interval_ms);
 
 /**
  * Sets how long a watch that etcd cancelled (for a reason other than compaction) waits
- * before it is created anew (default 1000; 0 allowed).
+ * before it is created anew, in milliseconds; 0 allowed (default 1000).
  */
 turtle_status turtle_config_set_watch_retry_delay_ms(struct turtle_config *config,
                                                      uint64_t delay_ms);

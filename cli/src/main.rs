@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use turtle_cli::dev_cluster;
 use turtle_finder::{
-    Change, Config, Error, ErrorKind, Instances, ReadOptions, RegisterOptions, ServiceFinder,
+    settings_table, Change, Config, Error, ErrorKind, Instances, ReadOptions, RegisterOptions,
+    ServiceFinder,
 };
 
 const EXIT_CODES: &str = "\
@@ -36,12 +37,21 @@ struct Global {
     /// discovery settings come from TURTLE_CA_FILE, TURTLE_USER, ... as for the library.
     #[arg(long, global = true, env = "TURTLE_ENDPOINTS")]
     endpoints: Option<String>,
-    /// The deadline of each call, in seconds (default 5).
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", help = setting_help("--timeout"))]
     timeout: Option<f64>,
     /// Print JSON (one document, or one line per event for watch and register).
     #[arg(long, global = true)]
     json: bool,
+}
+
+/// A flag's help: the setting it sets and its default, from the core's table.
+fn setting_help(flag: &str) -> String {
+    let s = settings_table::by_cli(flag).expect("a flag of the settings table");
+    format!(
+        "The {}, in seconds (default {}).",
+        s.what,
+        s.default.shown()
+    )
 }
 
 #[derive(Subcommand)]
@@ -69,7 +79,7 @@ enum Command {
         /// The address clients connect to.
         addr: String,
         /// The lease's time to live, in whole seconds.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = turtle_finder::DEFAULT_TTL.as_secs())]
         ttl: u64,
         /// JSON stored with the address.
         #[arg(long)]
@@ -599,5 +609,30 @@ fn wait_healthy(endpoints: &[String]) -> Result<(), Error> {
         }
         // Members elect a leader on their own clock: ask again shortly.
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The global flags that are settings are the core's table's, and no other.
+    #[test]
+    fn setting_flags_are_the_table() {
+        let cmd = Cli::command();
+        let mut flags: Vec<String> = (cmd.get_arguments())
+            .filter(|a| a.is_global_set() && a.get_id() != "json")
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        flags.sort();
+        let mut table: Vec<String> = (settings_table::SETTINGS.iter())
+            .flat_map(|s| s.cli.iter().map(|f| f.to_string()))
+            .collect();
+        table.sort();
+        assert_eq!(flags, table, "turtle's global flags and the settings table");
+        let help = setting_help("--timeout");
+        assert_eq!(help, "The deadline of a call, in seconds (default 5 s).");
     }
 }

@@ -72,18 +72,6 @@ impl Auth {
     }
 }
 
-/// Whether a request failed because its token expired or was missing (etcd restarted, or
-/// the token's TTL passed): it is then renewed and the request made once more.
-pub(crate) fn token_refused(e: &etcd_client::Error) -> bool {
-    match e {
-        etcd_client::Error::GRpcStatus(s) => {
-            let m = s.message();
-            m.contains("invalid auth token") || m.contains("user name is empty")
-        }
-        _ => false,
-    }
-}
-
 /// A member's channel that puts the token on every request but `Authenticate`.
 #[derive(Clone)]
 pub(crate) struct WithToken {

@@ -22,6 +22,7 @@ use crate::mailbox::Mailbox;
 use crate::metrics::Metrics;
 use crate::pool::{MemberHealth, Pool};
 use crate::registration::{self, RegisterOptions, Registration};
+use crate::retry::Op;
 
 /// Per-call options of a lookup.
 #[derive(Debug, Clone, Copy, Default)]
@@ -197,7 +198,7 @@ impl Client {
         let pool = &self.inner.pool;
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
-        let (kv, _) = pool.read(key.as_bytes(), deadline, consistency).await?;
+        let (kv, _) = (pool.read(Op::GET_SERVICE, key.as_bytes(), deadline, consistency)).await?;
         self.cache_in_background(name, Target::Service);
         Ok(kv.map(|(v, _)| v))
     }
@@ -227,7 +228,7 @@ impl Client {
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
         let (kvs, revision) =
-            (pool.read_range(&key, end.as_deref(), deadline, consistency)).await?;
+            (pool.read_range(Op::INSTANCES, &key, end.as_deref(), deadline, consistency)).await?;
         let mut set = InstanceSet::new(name, key.len());
         kvs.iter()
             .for_each(|kv| set.apply(&kv.key, kv.value.as_deref(), kv.revision));
@@ -325,6 +326,7 @@ impl Client {
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let (kvs, read_rev) = pool
             .read_range(
+                Op::WATCH_START,
                 &key,
                 range_end.as_deref(),
                 deadline,

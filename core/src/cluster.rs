@@ -8,9 +8,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::{timeout, Instant};
 
-use crate::error::{reason_of, Result};
+use crate::error::Result;
+use crate::failure::reason_of;
 use crate::member::Member;
 use crate::pool::Pool;
+use crate::retry::Op;
 
 /// One member of the cluster, as the cluster lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +73,13 @@ impl MemberStatus {
 /// The cluster's member list, the leader marked (as any member that answers says).
 pub(crate) async fn members(pool: &Pool, deadline: Duration) -> Result<Vec<ClusterMember>> {
     let listed = pool
-        .run("member_list", deadline, |m| {
+        .run(Op::MEMBER_LIST, deadline, |m| {
             let mut c = m.cluster.clone();
             async move { c.member_list().await }
         })
         .await?;
     let status = pool
-        .run("status", deadline, |m| {
+        .run(Op::STATUS, deadline, |m| {
             let mut c = m.maintenance.clone();
             async move { c.status().await }
         })

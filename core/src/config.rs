@@ -101,10 +101,6 @@ pub struct Config {
 /// where adding it to the clock could overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 impl Config {
     /// Settings for these endpoints: a list whose items may also be comma-separated.
     pub fn new<I, S>(endpoints: I) -> Result<Config>
@@ -147,6 +143,8 @@ impl Config {
             )));
         }
         self.discovery = Some(domain.to_string());
+        // Instead of the endpoints: the default one must not trip the TLS rule.
+        self.endpoints.clear();
         Ok(self)
     }
 
@@ -190,31 +188,32 @@ impl Config {
     }
 
     fn defaults(endpoints: Vec<Endpoint>) -> Config {
+        use crate::settings as d;
         Config {
             endpoints,
-            prefix: "/services/".into(),
-            deadline: ms(5000),
+            prefix: d::PREFIX.into(),
+            deadline: d::DEADLINE,
             consistency: Consistency::Linearizable,
-            max_queued_changes: 1024,
-            max_response_bytes: i32::MAX as usize,
-            hedge_after: ms(250),
-            hedge_floor: ms(10),
-            connect_timeout: ms(1000),
-            keepalive_interval: ms(10_000),
-            keepalive_timeout: ms(5000),
-            watch_check_interval: ms(200),
-            watch_check_timeout: ms(1000),
-            leader_check_interval: ms(1500),
-            watch_retry_delay: ms(1000),
-            retry_backoff: (ms(20), ms(500)),
-            probe_backoff: (ms(100), ms(2000)),
-            cache: false,
+            max_queued_changes: d::MAX_QUEUED_CHANGES,
+            max_response_bytes: d::MAX_RESPONSE_BYTES,
+            hedge_after: d::HEDGE_AFTER,
+            hedge_floor: d::HEDGE_FLOOR,
+            connect_timeout: d::CONNECT_TIMEOUT,
+            keepalive_interval: d::KEEPALIVE.0,
+            keepalive_timeout: d::KEEPALIVE.1,
+            watch_check_interval: d::WATCH_CHECK.0,
+            watch_check_timeout: d::WATCH_CHECK.1,
+            leader_check_interval: d::LEADER_CHECK,
+            watch_retry_delay: d::WATCH_RETRY_DELAY,
+            retry_backoff: d::RETRY_BACKOFF,
+            probe_backoff: d::PROBE_BACKOFF,
+            cache: d::CACHE,
             tls: Tls::default(),
             auth: None,
             discovery: None,
             name_server: None,
             auto_sync: None,
-            metrics: true,
+            metrics: d::METRICS,
             metrics_addr: None,
         }
     }
@@ -462,13 +461,36 @@ impl Config {
         self
     }
 
-    /// Checks the settings together: every timing above zero (the watch retry delay may be
-    /// zero) and at most [`MAX_DURATION`], every backoff's minimum at most its maximum.
-    /// Clients and finders run this when they are made.
+    /// Checks the settings: each alone (every timing above zero, but the watch retry delay
+    /// may be zero, and at most [`MAX_DURATION`]; every backoff's minimum at most its
+    /// maximum), then together (members or a discovery domain; TLS settings only with
+    /// `https://` members; metrics served only when counted). Clients and finders run
+    /// this when they are made, in every face; setters refuse only a value malformed on
+    /// its own (an endpoint, a prefix, an address).
     pub fn check(&self) -> Result<()> {
+        self.check_values()?;
         if self.endpoints.is_empty() && self.discovery.is_none() {
             return Err(Error::invalid("no endpoints given"));
         }
+        if let (Some(addr), false) = (self.metrics_addr, self.metrics) {
+            return Err(Error::invalid(format!(
+                "metrics are off but are to be served at {addr}"
+            )));
+        }
+        if let (true, Some(plain)) = (
+            self.tls.is_set(),
+            self.endpoints.iter().find(|e| !e.is_tls()),
+        ) {
+            return Err(Error::invalid(format!(
+                "TLS settings are given but endpoint {plain} is not https://"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The rules of each setting alone, which no other setting changes: what libturtle's
+    /// setters check at once (so the order of setters never matters).
+    pub fn check_values(&self) -> Result<()> {
         let positive = [
             ("deadline", self.deadline),
             ("hedge_after", self.hedge_after),
@@ -486,11 +508,6 @@ impl Config {
             if d.is_zero() {
                 return Err(Error::invalid(format!("{name} must be above zero")));
             }
-        }
-        if let (Some(addr), false) = (self.metrics_addr, self.metrics) {
-            return Err(Error::invalid(format!(
-                "metrics are off but are to be served at {addr}"
-            )));
         }
         if self.auto_sync.is_some_and(|d| d.is_zero()) {
             return Err(Error::invalid("auto_sync must be above zero (or off)"));
@@ -625,65 +642,13 @@ mod tests {
         assert!(c.with_max_queued_changes(0).is_err());
     }
 
-    /// "250 ms", "1 s", "1.5 s": how the README writes a duration.
-    fn shown(d: Duration) -> String {
-        match d.as_millis() {
-            n if n < 1000 => format!("{n} ms"),
-            n => format!("{} s", n as f64 / 1000.0),
-        }
-    }
-
-    #[test]
-    fn readme_table_shows_the_defaults() {
-        let readme = include_str!("../../README.md");
-        let c = Config::new(["a:1"]).unwrap();
-        let pair = |(a, b): (Duration, Duration)| format!("{}, {}", shown(a), shown(b));
-        let range = |(a, b): (Duration, Duration)| format!("{} to {}", shown(a), shown(b));
-        let rows = [
-            ("with_prefix", format!("`{}`", c.prefix)),
-            ("with_deadline", shown(c.deadline)),
-            ("with_consistency", "linearizable".into()),
-            ("with_cache", if c.cache { "on" } else { "off" }.into()),
-            ("with_metrics", if c.metrics { "on" } else { "off" }.into()),
-            ("with_metrics_addr", "none".into()),
-            (
-                "with_auto_sync",
-                if c.auto_sync.is_some() { "on" } else { "off" }.into(),
-            ),
-            ("with_max_queued_changes", c.max_queued_changes.to_string()),
-            ("with_max_response_bytes", c.max_response_bytes.to_string()),
-            ("with_hedge_after", shown(c.hedge_after)),
-            ("with_hedge_floor", shown(c.hedge_floor)),
-            ("with_connect_timeout", shown(c.connect_timeout)),
-            (
-                "with_keepalive",
-                pair((c.keepalive_interval, c.keepalive_timeout)),
-            ),
-            (
-                "with_watch_check",
-                pair((c.watch_check_interval, c.watch_check_timeout)),
-            ),
-            ("with_leader_check", shown(c.leader_check_interval)),
-            ("with_watch_retry_delay", shown(c.watch_retry_delay)),
-            ("with_retry_backoff", range(c.retry_backoff)),
-            ("with_probe_backoff", range(c.probe_backoff)),
-        ];
-        assert_eq!(c.consistency, Consistency::Linearizable);
-        for (setter, default) in rows {
-            let row = readme
-                .lines()
-                .find(|l| l.starts_with('|') && l.contains(&format!("`{setter}`")))
-                .unwrap_or_else(|| panic!("README's settings table has no row for {setter}"));
-            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-            assert_eq!(cells[2], default, "README's default of {setter}");
-        }
-    }
-
     #[test]
     fn timings_are_checked_together() {
         let c = Config::new(["a:1"]).unwrap();
         assert!(c.check().is_ok());
-        let zero = c.clone().with_watch_check(Duration::ZERO, ms(1));
+        let zero = c
+            .clone()
+            .with_watch_check(Duration::ZERO, Duration::from_millis(1));
         assert!(zero
             .check()
             .unwrap_err()
@@ -691,7 +656,9 @@ mod tests {
             .contains("watch check interval"));
         let huge = c.clone().with_deadline(Duration::MAX);
         assert!(huge.check().unwrap_err().to_string().contains("deadline"));
-        let upside_down = c.clone().with_retry_backoff(ms(9), ms(1));
+        let upside_down = c
+            .clone()
+            .with_retry_backoff(Duration::from_millis(9), Duration::from_millis(1));
         assert!(upside_down
             .check()
             .unwrap_err()

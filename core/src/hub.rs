@@ -17,10 +17,12 @@ use crate::change::{Change, ChangeKind};
 use crate::config::Consistency;
 use crate::delivery::{Delivery, KeyValue, Sink};
 use crate::endpoints::Endpoint;
-use crate::error::{is_too_large, reason_of, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::failure::{about_permission, is_too_large, permission_denied, reason_of};
 use crate::latency::Latency;
 use crate::member::Member;
 use crate::pool::{backoff, Pool};
+use crate::retry::Op;
 
 /// A watch as the hub keeps it.
 pub(crate) struct Entry {
@@ -619,13 +621,12 @@ impl<'h> Session<'h> {
     /// etcd ended watch `id`: compacted history is read anew at once; any other reason
     /// (e.g. a permission lost) is reported and retried after `watch_retry_delay`.
     fn on_cancelled(&mut self, id: i64, resp: &WatchResponse) -> Step {
-        let entry = &self.hub.watches[&id];
         let pool = self.hub.pool.clone();
         if resp.compact_revision() > 0 {
             spawn_read(
                 pool,
                 id,
-                entry,
+                &self.hub.watches[&id],
                 ReadFor::Reset,
                 Duration::ZERO,
                 self.resets.clone(),
@@ -635,16 +636,11 @@ impl<'h> Session<'h> {
         let reason = resp.cancel_reason();
         // With auth on, a denied watch may only mean the stream's token expired: a new
         // stream gets a fresh one (once in a while: a real denial is then reported).
-        let recently = self
-            .hub
-            .reauth_at
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(10));
-        if reason.contains("permission denied") && self.hub.pool.has_auth() && !recently {
-            self.hub.reauth_at = Some(Instant::now());
-            self.hub.pool.forget_token();
+        if permission_denied(reason) && self.renew_token() {
             return Err(Outcome::Renew);
         }
-        let kind = if reason.contains("permission") {
+        let entry = &self.hub.watches[&id];
+        let kind = if about_permission(reason) {
             ErrorKind::PermissionDenied
         } else {
             ErrorKind::Unavailable
@@ -783,7 +779,13 @@ fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
 async fn fresh_read(pool: &Pool, key: &[u8], range_end: Option<&[u8]>) -> Result<Read> {
     let deadline = pool.cfg.deadline;
     let (kvs, revision) = pool
-        .read_range(key, range_end, deadline, Consistency::Linearizable)
+        .read_range(
+            Op::RESYNC,
+            key,
+            range_end,
+            deadline,
+            Consistency::Linearizable,
+        )
         .await?;
     Ok(Read { kvs, revision })
 }

@@ -82,12 +82,12 @@ fn parse(id: &str, value: &[u8], revision: i64) -> Option<Result<Instance, Strin
 pub enum RegistrationState {
     /// The key is written under a lease that etcd confirmed within the TTL.
     Registered,
-    /// etcd said the lease is gone (it expired, or was revoked by someone else): a new
-    /// lease is being granted and the key written again.
+    /// The lease's session was lost (etcd said the lease is gone, or no keepalive was
+    /// answered before its time was surely up): a new lease is being granted and the key
+    /// written again.
     Reregistering,
-    /// No member confirmed the lease for a whole TTL: the key has probably expired and
-    /// watchers see the instance gone. Keepalives go on; the instance is written again as
-    /// soon as a member answers.
+    /// Writing it again failed: the key has probably expired and watchers see the instance
+    /// gone. It is tried again, backing off up to about the TTL, until a member answers.
     Lost,
     /// Closed: the lease was revoked (or the finder closed).
     Closed,

@@ -10,14 +10,15 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
-// Layers, each using only those above it: error; endpoints, change, security, metrics,
-// exporter, latency; instance,
-// discovery, auth; config, delivery; member, mailbox, runtime, waits, cache; pool,
-// dispatch; hub, registration, cluster; client; finder.
+// Layers, each using only those above it: error, settings, clock; failure; retry,
+// endpoints, change, security, metrics, exporter, latency; instance, discovery, auth; config,
+// delivery; member, mailbox, runtime, waits, cache; pool, dispatch; session, hub, cluster;
+// registration; client; finder.
 mod auth;
 mod cache;
 mod change;
 mod client;
+mod clock;
 mod cluster;
 mod config;
 mod delivery;
@@ -26,6 +27,7 @@ mod dispatch;
 mod endpoints;
 mod error;
 mod exporter;
+mod failure;
 mod finder;
 mod hub;
 mod instance;
@@ -35,8 +37,11 @@ mod member;
 mod metrics;
 mod pool;
 mod registration;
+mod retry;
 mod runtime;
 mod security;
+mod session;
+mod settings;
 mod waits;
 
 pub use change::{value_text, Change, ChangeKind};
@@ -52,3 +57,9 @@ pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use pool::MemberHealth;
 pub use registration::{RegisterOptions, Registration, DEFAULT_TTL};
+/// The table of settings and their defaults (see [`settings::SETTINGS`]).
+pub mod settings_table {
+    pub use crate::settings::{
+        by_cli, by_python, markdown_table, shown, DefaultValue, Setting, SETTINGS,
+    };
+}

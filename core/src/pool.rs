@@ -12,15 +12,17 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 
-use crate::auth::{token_refused, Auth};
+use crate::auth::Auth;
 use crate::config::{Config, Consistency};
 use crate::delivery::KeyValue;
 use crate::discovery::{self, Discovery};
 use crate::endpoints::Endpoint;
-use crate::error::{classify, Attempt, Error, ErrorKind, Failure, Result};
+use crate::error::{Attempt, Error, ErrorKind, Result};
+use crate::failure::{classify, token_refused, Failure};
 pub use crate::member::MemberHealth;
 use crate::member::{Connector, Member};
 use crate::metrics::{Metrics, Outcome};
+use crate::retry::Op;
 
 /// The members of one client. Requests stick to one member (the preferred) while it
 /// answers, so one connection carries the load and "the member serving" is well defined.
@@ -55,12 +57,6 @@ impl Pool {
             true => Some(cfg.tls.client_config()?),
             false => None,
         };
-        if let (true, Some(plain)) = (cfg.tls.is_set(), cfg.endpoints.iter().find(|e| !e.is_tls()))
-        {
-            return Err(Error::invalid(format!(
-                "TLS settings are given but endpoint {plain} is not https://"
-            )));
-        }
         let auth = cfg.auth.clone().map(|c| Arc::new(Auth::new(c)));
         let endpoints = match &cfg.discovery {
             None => cfg.endpoints.clone(),
@@ -216,7 +212,7 @@ impl Pool {
     /// set, else http, else what there is).
     async fn listed_members(&self) -> Result<Vec<Endpoint>> {
         let listed = self
-            .run("member_list", self.cfg.deadline, |m| {
+            .run(Op::MEMBER_LIST, self.cfg.deadline, |m| {
                 let mut c = m.cluster.clone();
                 async move { c.member_list().await }
             })
@@ -240,11 +236,14 @@ impl Pool {
     /// Reads one key: the value with its mod revision, and the read's revision.
     pub(crate) async fn read(
         &self,
+        op: Op,
         key: &[u8],
         deadline: Duration,
         consistency: Consistency,
     ) -> Result<(Option<(Vec<u8>, i64)>, i64)> {
-        let (kvs, rev) = self.read_range(key, None, deadline, consistency).await?;
+        let (kvs, rev) = self
+            .read_range(op, key, None, deadline, consistency)
+            .await?;
         let first = kvs.into_iter().next();
         Ok((
             first.map(|kv| (kv.value.unwrap_or_default(), kv.revision)),
@@ -256,6 +255,7 @@ impl Pool {
     /// read's revision.
     pub(crate) async fn read_range(
         &self,
+        op: Op,
         key: &[u8],
         range_end: Option<&[u8]>,
         deadline: Duration,
@@ -268,7 +268,7 @@ impl Pool {
         if let Some(end) = range_end {
             opts = opts.with_range(end);
         }
-        let read = self.run("get_service", deadline, |m| {
+        let read = self.run(op, deadline, |m| {
             let mut kv = m.kv.clone();
             let (key, opts) = (key.to_vec(), opts.clone());
             async move {
@@ -293,22 +293,27 @@ impl Pool {
         })
     }
 
-    /// Runs `call` on members until one succeeds or `deadline` passes.
+    /// Runs `call` on members until one succeeds or `deadline` passes, as `op`'s retry
+    /// policy allows.
     ///
     /// The preferred member is asked first. If it fails with a connection error or a
-    /// retryable status, the next member is asked at once; if it is silent for the hedge
-    /// delay (twice its recent 95th percentile latency, between `hedge_floor` and
-    /// `hedge_after`), the next member is asked too and the first answer wins. After every
+    /// retryable status, the next member is asked at once (a write only when the failure
+    /// says it cannot have been applied, or when it is idempotent). A read whose member is
+    /// silent for the hedge delay (twice its recent 95th percentile latency, between
+    /// `hedge_floor` and `hedge_after`) is also sent to the next member and the first
+    /// answer wins; an idempotent write is given up on that member after the connect
+    /// timeout and sent to the next; other writes wait for their answer. After every
     /// member failed, the next round waits an exponential, jittered backoff.
-    pub(crate) async fn run<T, F, Fut>(&self, op: &str, deadline: Duration, call: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(&self, op: Op, deadline: Duration, call: F) -> Result<T>
     where
         F: Fn(Arc<Member>) -> Fut,
         Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
         let mut round = Round::new(self, op, deadline);
         let first = round.next_due(self).expect("a pool has members");
-        let auth = self.connector.auth.as_deref();
-        let mut first_attempt = Box::pin(attempt(auth, first, &call));
+        let (auth, silence) = (self.connector.auth.as_deref(), round.silence);
+        let try_on = |m| Box::pin(attempt(auth, silence, m, &call));
+        let mut first_attempt = try_on(first);
         // The common case costs one timer: the preferred member answers before the hedge.
         let early = tokio::select! {
             biased;
@@ -326,7 +331,7 @@ impl Pool {
         }
         loop {
             if let Some(m) = round.next_due(self) {
-                inflight.push(Box::pin(attempt(auth, m, &call)));
+                inflight.push(try_on(m));
                 continue;
             }
             tokio::select! {
@@ -347,11 +352,14 @@ impl Pool {
 }
 
 /// The bookkeeping of one [`Pool::run`]: who was asked when, what failed, who is next.
-struct Round<'a> {
-    op: &'a str,
+struct Round {
+    op: Op,
     start: Instant,
     end: Instant,
+    /// How long a read waits for one member before also asking the next.
     hedge: Duration,
+    /// How long an idempotent write waits for one member before giving up on it.
+    silence: Option<Duration>,
     /// When the next member is due to be asked.
     launch_at: Instant,
     /// Members not yet asked in this round, the next at the back.
@@ -367,8 +375,8 @@ struct Round<'a> {
     first: Option<Arc<Member>>,
 }
 
-impl<'a> Round<'a> {
-    fn new(pool: &Pool, op: &'a str, deadline: Duration) -> Round<'a> {
+impl Round {
+    fn new(pool: &Pool, op: Op, deadline: Duration) -> Round {
         let start = Instant::now();
         let mut cycle = pool.order();
         cycle.reverse(); // popped from the back
@@ -379,6 +387,7 @@ impl<'a> Round<'a> {
             start,
             end: start + deadline.min(crate::config::MAX_DURATION),
             hedge,
+            silence: op.gives_up_on_silence().then_some(pool.cfg.connect_timeout),
             launch_at: start,
             cycle,
             pauses: Box::new(backoff(pool.cfg.retry_backoff)),
@@ -405,12 +414,16 @@ impl<'a> Round<'a> {
             };
             if !self.pending.iter().any(|(p, _)| Arc::ptr_eq(p, &m)) {
                 if !self.pending.is_empty() {
-                    pool.metrics.hedge(self.op);
+                    pool.metrics.hedge(self.op.name);
                 }
                 self.first.get_or_insert_with(|| m.clone());
                 let now = Instant::now();
                 self.pending.push((m.clone(), now));
-                self.launch_at = now + self.hedge;
+                // A write asks the next member only once this one failed (settle).
+                self.launch_at = match self.op.hedged() {
+                    true => now + self.hedge,
+                    false => self.end,
+                };
                 return Some(m);
             }
         }
@@ -431,9 +444,9 @@ impl<'a> Round<'a> {
         let member = m.label.as_str();
         let e = match res {
             Ok(v) => {
-                pool.metrics.request(self.op, member, Outcome::Ok);
+                pool.metrics.request(self.op.name, member, Outcome::Ok);
                 if !self.first.as_ref().is_some_and(|f| Arc::ptr_eq(f, m)) {
-                    pool.metrics.failover(self.op);
+                    pool.metrics.failover(self.op.name);
                 }
                 m.answered(asked_at.elapsed());
                 self.check_losers(pool);
@@ -442,20 +455,26 @@ impl<'a> Round<'a> {
             }
             Err(e) => e,
         };
-        let (reason, outcome) = match classify(&e) {
+        let failure = classify(&e);
+        let retry = self.op.may_retry(&failure);
+        let (reason, outcome) = match failure {
             Failure::Final(e) => {
-                pool.metrics.request(self.op, member, Outcome::Error);
+                pool.metrics.request(self.op.name, member, Outcome::Error);
                 return Err(e);
             }
-            Failure::Connection(r) => (r, Outcome::ConnectionError),
+            Failure::NotSent(r) | Failure::Connection(r) => (r, Outcome::ConnectionError),
             Failure::Retryable(r) => {
                 self.answered = true;
                 (r, Outcome::RetryableError)
             }
         };
-        pool.metrics.request(self.op, member, outcome);
+        pool.metrics.request(self.op.name, member, outcome);
         pool.mark_failed(m, &reason);
         record(&mut self.failures, m, reason);
+        if !retry {
+            let failures = std::mem::take(&mut self.failures);
+            return Err(Error::maybe_applied(self.op.name, failures));
+        }
         self.launch_at = Instant::now();
         Ok(None)
     }
@@ -477,25 +496,52 @@ impl<'a> Round<'a> {
         let waited = self.start.elapsed();
         for (m, _) in &self.pending {
             let reason = format!("no answer within {waited:.0?}");
-            pool.metrics.request(self.op, &m.label, Outcome::NoAnswer);
+            pool.metrics
+                .request(self.op.name, &m.label, Outcome::NoAnswer);
             pool.mark_failed(m, &reason);
             record(&mut self.failures, m, reason);
         }
         let failures = std::mem::take(&mut self.failures);
-        Error::exhausted(self.op, deadline, failures, self.answered)
+        Error::exhausted(self.op.name, deadline, failures, self.answered)
     }
 
     /// The call's result, its duration counted.
     fn done<T>(&self, pool: &Pool, result: Result<T>) -> Result<T> {
-        pool.metrics.call(self.op, self.start.elapsed());
+        pool.metrics.call(self.op.name, self.start.elapsed());
         result
     }
 }
 
-/// One call on one member. With auth on, a token is obtained first when there is none,
-/// and a call refused for its token (expired, or lost by a restarted etcd) is made once
-/// more with a fresh one.
+/// One call on one member, given up after `silence` when set. With auth on, a token is
+/// obtained first when there is none, and a call refused for its token (expired, or lost
+/// by a restarted etcd) is made once more with a fresh one.
 async fn attempt<T, F, Fut>(
+    auth: Option<&Auth>,
+    silence: Option<Duration>,
+    m: Arc<Member>,
+    call: &F,
+) -> (Arc<Member>, std::result::Result<T, etcd_client::Error>)
+where
+    F: Fn(Arc<Member>) -> Fut,
+    Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let Some(limit) = silence else {
+        return authorized(auth, m, call).await;
+    };
+    match timeout(limit, authorized(auth, m.clone(), call)).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            let silent = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {limit:?}"),
+            );
+            (m, Err(etcd_client::Error::IoError(silent)))
+        }
+    }
+}
+
+/// [`attempt`] with the token taken care of.
+async fn authorized<T, F, Fut>(
     auth: Option<&Auth>,
     m: Arc<Member>,
     call: &F,

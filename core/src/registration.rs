@@ -1,6 +1,5 @@
-//! Ephemeral registration: an instance's key bound to a lease that a task on the runtime
-//! keeps alive through the failover pool, granted and written again when it is lost, and
-//! revoked at once on close.
+//! Ephemeral registration: an instance's key bound to the lease of a [`Session`], granted
+//! and written again when the session is lost, and revoked at once on close.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -9,16 +8,17 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
 use tokio::sync::{oneshot, Notify};
-use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::config::{check_name, MAX_DURATION};
 use crate::delivery::{Delivery, Sink};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::instance::{entry_value, RegistrationState};
 use crate::pool::{backoff, Pool};
+use crate::retry::Op;
+use crate::session::{pause_or_stop, Session, Trouble};
 
 /// The default time to live of a registration's lease.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+pub const DEFAULT_TTL: Duration = crate::settings::REGISTRATION_TTL;
 
 /// Options of a registration (`Client::register`, `ServiceFinder::register`).
 #[derive(Debug, Clone)]
@@ -192,13 +192,12 @@ pub(crate) async fn register(
     spec: Spec,
     sink: Option<Arc<dyn Sink>>,
 ) -> Result<Registration> {
-    let lease = write(&pool, &spec).await?;
     let (stop, stopped) = oneshot::channel();
     let shared = Arc::new(Shared {
         key: spec.key.clone(),
         state: Mutex::new(RegistrationState::Registered),
-        lease: AtomicI64::new(lease.0),
-        ttl: AtomicI64::new(lease.1),
+        lease: AtomicI64::new(0),
+        ttl: AtomicI64::new(0),
         sink,
         stop: Mutex::new(Some(stop)),
         ended: Mutex::new(false),
@@ -206,110 +205,84 @@ pub(crate) async fn register(
         ended_cv: Condvar::new(),
         ended_async: Notify::new(),
     });
+    let session = write(&pool, &spec, &shared).await?;
     pool.metrics.registrations(1);
-    tokio::spawn(keep(pool, spec, shared.clone(), stopped));
+    tokio::spawn(keep(pool, spec, shared.clone(), session, stopped));
     Ok(Registration { shared })
 }
 
-/// Grants a lease and writes the key under it: (lease id, granted TTL in seconds).
-/// A retried put of the same key, value and lease is harmless; a retried grant leaves at
-/// most one unused lease, which expires after the TTL.
-async fn write(pool: &Pool, spec: &Spec) -> Result<(i64, i64)> {
-    let deadline = pool.cfg.deadline;
-    let granted = pool
-        .run("register", deadline, |m| {
-            let (mut lease, ttl) = (m.lease.clone(), spec.ttl);
-            async move { lease.grant(ttl, None).await.map(|r| (r.id(), r.ttl())) }
-        })
-        .await?;
-    pool.run("register", deadline, |m| {
-        let mut kv = m.kv.clone();
-        let (key, value) = (spec.key.clone(), spec.value.clone());
-        let opts = etcd_client::PutOptions::new().with_lease(granted.0);
-        async move { kv.put(key, value, Some(opts)).await.map(|_| ()) }
-    })
-    .await?;
-    Ok(granted)
-}
-
-/// One keepalive through the pool: true while the lease lives, false once etcd says it
-/// is gone.
-async fn keep_alive(pool: &Pool, lease: i64, deadline: Duration) -> Result<bool> {
-    pool.run("keepalive", deadline, |m| {
-        let mut client = m.lease.clone();
-        async move {
-            match client.keep_alive(lease).await {
-                Ok(_) => Ok(true),
-                Err(etcd_client::Error::LeaseKeepAliveError(e)) if e.contains("not found") => {
-                    Ok(false)
-                }
-                Err(e) => Err(e),
-            }
+/// Grants a session and writes the key under its lease (a put retried with the same key,
+/// value and lease is harmless). A put that fails revokes the lease it would have used.
+async fn write(pool: &Arc<Pool>, spec: &Spec, shared: &Arc<Shared>) -> Result<Session> {
+    let weak = Arc::downgrade(shared);
+    let trouble: Trouble = Arc::new(move |e| {
+        if let Some(shared) = weak.upgrade() {
+            report(&shared, e);
         }
-    })
-    .await
+    });
+    let session = Session::grant(pool, spec.ttl, trouble).await?;
+    let put = pool
+        .run(Op::PUT, pool.cfg.deadline, |m| {
+            let mut kv = m.kv.clone();
+            let (key, value) = (spec.key.clone(), spec.value.clone());
+            let opts = etcd_client::PutOptions::new().with_lease(session.id());
+            async move { kv.put(key, value, Some(opts)).await.map(|_| ()) }
+        })
+        .await;
+    if let Err(e) = put {
+        session.close(pool).await;
+        return Err(e);
+    }
+    shared.lease.store(session.id(), Ordering::SeqCst);
+    let ttl = session.ttl().as_secs() as i64;
+    shared.ttl.store(ttl, Ordering::SeqCst);
+    Ok(session)
 }
 
-/// The registration's task: keepalives every third of the TTL until stopped, a new lease
-/// and write when the old one is gone, then the revoke.
+/// The registration's task: while its session lives, nothing to do; once lost, a new
+/// session and write (backing off, jittered, up to about the TTL, while they fail); when
+/// stopped, the revoke.
 async fn keep(
     pool: Arc<Pool>,
     spec: Spec,
     shared: Arc<Shared>,
+    mut session: Session,
     mut stopped: oneshot::Receiver<()>,
 ) {
-    let mut confirmed = Instant::now();
-    let mut pauses = backoff(pool.cfg.retry_backoff);
-    loop {
-        let ttl = Duration::from_secs(shared.ttl.load(Ordering::SeqCst).max(1) as u64);
-        let every = ttl / 3;
+    let most = Duration::from_secs(spec.ttl as u64).max(pool.cfg.retry_backoff.0);
+    'kept: loop {
         tokio::select! {
             _ = &mut stopped => break,
-            _ = sleep_until(confirmed + every) => {}
-        }
-        let lease = shared.lease.load(Ordering::SeqCst);
-        let step = tokio::select! {
-            _ = &mut stopped => break,
-            r = keep_alive(&pool, lease, every.max(Duration::from_millis(500))) => r,
+            _ = session.lost() => {}
         };
-        match step {
-            Ok(true) => {
-                confirmed = Instant::now();
-                pauses = backoff(pool.cfg.retry_backoff);
-                shared.set_state(RegistrationState::Registered);
-            }
-            Ok(false) => {
-                shared.set_state(RegistrationState::Reregistering);
-                let written = tokio::select! {
-                    _ = &mut stopped => break,
-                    w = write(&pool, &spec) => w,
-                };
-                match written {
-                    Ok((id, ttl)) => {
-                        pool.metrics.reregistered();
-                        shared.lease.store(id, Ordering::SeqCst);
-                        shared.ttl.store(ttl, Ordering::SeqCst);
-                        confirmed = Instant::now();
-                        shared.set_state(RegistrationState::Registered);
-                    }
-                    Err(e) => report(&shared, e),
+        // Gone, or surely not confirmed within its TTL: a new lease and write.
+        shared.set_state(RegistrationState::Reregistering);
+        let mut pauses = backoff((pool.cfg.retry_backoff.0, most));
+        loop {
+            let written = tokio::select! {
+                _ = &mut stopped => break 'kept,
+                w = write(&pool, &spec, &shared) => w,
+            };
+            match written {
+                Ok(next) => {
+                    // The key is on the new lease: the old one (gone, or surely not
+                    // confirmed) holds nothing now.
+                    std::mem::replace(&mut session, next).close(&pool).await;
+                    pool.metrics.reregistered();
+                    shared.set_state(RegistrationState::Registered);
+                    break;
                 }
-            }
-            Err(e) => {
-                if confirmed.elapsed() >= ttl {
+                Err(e) => {
                     shared.set_state(RegistrationState::Lost);
-                }
-                report(&shared, e);
-                // Try again soon: the next member may answer.
-                let pause = pauses.next().unwrap_or(every);
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = sleep(pause) => {}
+                    report(&shared, e);
+                    if pause_or_stop(pauses.next().unwrap_or(most), &mut stopped).await {
+                        break 'kept;
+                    }
                 }
             }
         }
     }
-    revoke(&pool, shared.lease.load(Ordering::SeqCst)).await;
+    session.close(&pool).await;
     pool.metrics.registrations(-1);
     shared.end();
 }
@@ -322,24 +295,10 @@ fn report(shared: &Shared, e: Error) {
     }
 }
 
-/// Revokes the lease (the key goes with it). A lease already gone is fine; a cluster that
-/// does not answer within the deadline lets it expire after its TTL.
-async fn revoke(pool: &Pool, lease: i64) {
-    let _ = pool
-        .run("revoke", pool.cfg.deadline, |m| {
-            let mut client = m.lease.clone();
-            async move { client.revoke(lease).await.map(|_| ()) }
-        })
-        .await
-        .or_else(|e| match e.kind() {
-            ErrorKind::Internal if e.to_string().contains("not found") => Ok(()),
-            _ => Err(e),
-        });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn specs_are_checked() {

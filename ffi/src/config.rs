@@ -23,8 +23,10 @@ pub const TURTLE_SERIALIZABLE: u32 = 1;
 
 pub(crate) static CONFIGS: Table<Mutex<Config>> = Table::new(1, "turtle_config");
 
-/// Applies one setter of the core's `Config`; the config changes only when the result
-/// passes the core's check, so a rejected value leaves it as it was.
+/// Applies one setter of the core's `Config`; the config changes only when the value passes
+/// the core's rules of that setting alone, so a rejected value leaves it as it was. How
+/// settings combine is checked when the finder is made, so the order of setters never
+/// matters.
 fn update(
     config: *mut turtle_config,
     set: impl FnOnce(Config) -> Result<Config, Error>,
@@ -32,7 +34,7 @@ fn update(
     let cfg = CONFIGS.get(config, "config")?;
     let mut cfg = cfg.lock();
     let next = set(cfg.clone())?;
-    next.check()?;
+    next.check_values()?;
     *cfg = next;
     Ok(())
 }
@@ -45,9 +47,13 @@ fn ms(n: u64) -> Duration {
 /// malformed value gives TURTLE_INVALID_ARGUMENT), or the members `TURTLE_DISCOVERY_SRV`
 /// names, or 127.0.0.1:2379; TLS and auth from `TURTLE_CA_FILE`, `TURTLE_CERT_FILE`,
 /// `TURTLE_KEY_FILE`, `TURTLE_SERVER_NAME`, `TURTLE_USER`, `TURTLE_PASSWORD`; metrics
-/// served where `TURTLE_METRICS_ADDR` says; prefix
-/// "/services/", deadline 5000 ms, linearizable reads, and the timings the README's table
-/// lists.
+/// served where `TURTLE_METRICS_ADDR` says; every other setting at the default its setter
+/// names (the README's settings table lists them all).
+///
+/// Each setter checks its own value at once and leaves the config unchanged when it is
+/// refused; how settings combine (TLS settings with `http://` endpoints, a metrics address
+/// with the metrics off) is checked when the finder is made, so the order of setters never
+/// matters. The same rules and messages as Rust's `Config::check` and Python's keywords.
 /// `*out` is written only on success.
 ///
 /// # Safety
@@ -106,7 +112,7 @@ pub unsafe extern "C" fn turtle_config_set_prefix(
     })
 }
 
-/// Sets the default deadline of every call, in milliseconds (at least 1; default 5000).
+/// Sets the default deadline of every call, in milliseconds, at least 1 (default 5000).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_deadline_ms(
     config: *mut turtle_config,
@@ -306,8 +312,8 @@ pub extern "C" fn turtle_config_set_cache(config: *mut turtle_config, on: bool) 
     guard(|| update(config, |c| Ok(c.with_cache(on))))
 }
 
-/// Sets how many undelivered changes a watch keeps while its callback is busy (at least
-/// 1; default 1024); past that the oldest are dropped and counted in `skipped`.
+/// Sets how many undelivered changes a watch keeps while its callback is busy, at least 1
+/// (default 1024); past that the oldest are dropped and counted in `skipped`.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_max_queued_changes(
     config: *mut turtle_config,
@@ -316,8 +322,9 @@ pub extern "C" fn turtle_config_set_max_queued_changes(
     guard(|| update(config, |c| c.with_max_queued_changes(max)))
 }
 
-/// Sets the largest response accepted from a member, in bytes (4096 to 2147483647, the
-/// default). A watch whose catch-up is larger is read anew and delivered as a reset.
+/// Sets the largest response accepted from a member, in bytes, from 4096 to 2147483647
+/// (default 2147483647). A watch whose catch-up is larger is read anew and delivered as a
+/// reset.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_max_response_bytes(
     config: *mut turtle_config,
@@ -326,8 +333,8 @@ pub extern "C" fn turtle_config_set_max_response_bytes(
     guard(|| update(config, |c| c.with_max_response_bytes(max)))
 }
 
-/// Sets the longest a read waits for one member before also asking the next (default
-/// 250 ms); below it the wait follows the member's recent latency.
+/// Sets the longest a read waits for one member before also asking the next, in
+/// milliseconds (default 250); below it the wait follows the member's recent latency.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_hedge_after_ms(
     config: *mut turtle_config,
@@ -336,8 +343,9 @@ pub extern "C" fn turtle_config_set_hedge_after_ms(
     guard(|| update(config, |c| Ok(c.with_hedge_after(ms(hedge_after_ms)))))
 }
 
-/// Sets the shortest a read waits for one member before also asking the next (default
-/// 10 ms); at or above the hedge_after setting, the wait is fixed at that.
+/// Sets the shortest a read waits for one member before also asking the next, in
+/// milliseconds (default 10); at or above the hedge_after setting, the wait is fixed at
+/// that.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_hedge_floor_ms(
     config: *mut turtle_config,
@@ -346,7 +354,8 @@ pub extern "C" fn turtle_config_set_hedge_floor_ms(
     guard(|| update(config, |c| Ok(c.with_hedge_floor(ms(hedge_floor_ms)))))
 }
 
-/// Sets the TCP connect timeout per member, also a probe's wait (default 1000 ms).
+/// Sets the TCP connect timeout per member, also a probe's wait, in milliseconds (default
+/// 1000).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_connect_timeout_ms(
     config: *mut turtle_config,
@@ -372,7 +381,8 @@ pub extern "C" fn turtle_config_set_keepalive_ms(
 }
 
 /// Sets the watch stream's liveness check: a progress request every `interval_ms`, and
-/// the silence after which the stream moves to another member (defaults 300 and 1000).
+/// the longest silence after which the stream moves to another member (defaults 200 and
+/// 1000); below that longest, the limit follows the member's recent answers.
 #[no_mangle]
 pub extern "C" fn turtle_config_set_watch_check_ms(
     config: *mut turtle_config,
@@ -386,7 +396,8 @@ pub extern "C" fn turtle_config_set_watch_check_ms(
     })
 }
 
-/// Sets how often the watch stream's member is asked whether it has a leader (default 1500).
+/// Sets how often the watch stream's member is asked whether it has a leader, in
+/// milliseconds (default 1500).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_leader_check_ms(
     config: *mut turtle_config,
@@ -396,7 +407,7 @@ pub extern "C" fn turtle_config_set_leader_check_ms(
 }
 
 /// Sets how long a watch that etcd cancelled (for a reason other than compaction) waits
-/// before it is created anew (default 1000; 0 allowed).
+/// before it is created anew, in milliseconds; 0 allowed (default 1000).
 #[no_mangle]
 pub extern "C" fn turtle_config_set_watch_retry_delay_ms(
     config: *mut turtle_config,

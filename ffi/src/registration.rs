@@ -28,10 +28,11 @@ static REGISTRATIONS: Table<Registration> = Table::new(4, "turtle_registration")
 pub enum turtle_registration_state {
     /// The key is written under a lease etcd confirmed within the TTL.
     TURTLE_REGISTERED = 0,
-    /// etcd said the lease is gone: a new one is granted and the key written again.
+    /// The lease was lost (etcd said it is gone, or no keepalive was answered before its
+    /// time was surely up): a new one is granted and the key written again.
     TURTLE_REREGISTERING = 1,
-    /// No member confirmed the lease for a whole TTL: watchers probably see the instance
-    /// gone; it is written again as soon as a member answers.
+    /// Writing it again failed: watchers probably see the instance gone; it is tried
+    /// again, backing off up to about the TTL, until a member answers.
     TURTLE_LOST = 2,
     /// Closed: the lease was revoked.
     TURTLE_REGISTRATION_CLOSED = 3,
@@ -75,7 +76,11 @@ unsafe fn register_options(
         false => Some(unsafe { arg_str(instance_id, "instance_id") }?.to_string()),
     };
     Ok(RegisterOptions {
-        ttl: Duration::from_secs(ttl_s),
+        // 0 is the core's default.
+        ttl: match ttl_s {
+            0 => ::turtle_finder::DEFAULT_TTL,
+            s => Duration::from_secs(s),
+        },
         metadata,
         instance_id,
     })
@@ -121,7 +126,6 @@ pub unsafe extern "C" fn turtle_register(
                 arg_out(out, "out")?,
             )
         };
-        let ttl_s = if ttl_s == 0 { 10 } else { ttl_s };
         // SAFETY: caller contract.
         let opts = unsafe { register_options(ttl_s, metadata_json, instance_id) }?;
         let error = error_callback(on_error, data.clone());

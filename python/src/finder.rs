@@ -109,6 +109,48 @@ impl Security {
     }
 }
 
+/// The other keyword arguments of `ServiceFinder`.
+struct Others {
+    prefix: Option<String>,
+    serializable: Option<bool>,
+    cache: Option<bool>,
+    max_queued_changes: Option<usize>,
+    max_response_bytes: Option<usize>,
+    metrics: Option<bool>,
+    metrics_addr: Option<String>,
+}
+
+impl Others {
+    /// `cfg` with every setting given.
+    fn apply(self, mut cfg: Config) -> Result<Config, Error> {
+        if let Some(p) = self.prefix {
+            cfg = cfg.with_prefix(p)?;
+        }
+        if let Some(n) = self.max_queued_changes {
+            cfg = cfg.with_max_queued_changes(n)?;
+        }
+        if let Some(n) = self.max_response_bytes {
+            cfg = cfg.with_max_response_bytes(n)?;
+        }
+        if let Some(serializable) = self.serializable {
+            cfg = cfg.with_consistency(match serializable {
+                true => Consistency::Serializable,
+                false => Consistency::Linearizable,
+            });
+        }
+        if let Some(on) = self.cache {
+            cfg = cfg.with_cache(on);
+        }
+        if let Some(on) = self.metrics {
+            cfg = cfg.with_metrics(on);
+        }
+        if let Some(addr) = self.metrics_addr {
+            cfg = cfg.with_metrics_addr(&addr)?;
+        }
+        Ok(cfg)
+    }
+}
+
 /// A core setter of one duration, and of two; with the keyword's name and value.
 type SetOne<'a> = (&'a str, Option<f64>, fn(Config, Duration) -> Config);
 type SetTwo<'a> = (
@@ -193,23 +235,24 @@ pub(crate) struct ServiceFinder {
 impl ServiceFinder {
     #[new]
     #[pyo3(signature = (
-        endpoints=None, *, prefix=None, timeout=None, serializable=false, cache=false,
+        endpoints=None, *, prefix=None, timeout=None, serializable=None, cache=None,
         max_queued_changes=None, max_response_bytes=None, hedge_after=None,
         hedge_floor=None, connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
         watch_retry_delay=None, retry_backoff=None, probe_backoff=None, ca_file=None,
         ca_pem=None, cert_file=None, key_file=None, server_name=None, user=None,
-        password=None, discovery_srv=None, name_server=None, auto_sync=None, metrics=true,
+        password=None, discovery_srv=None, name_server=None, auto_sync=None, metrics=None,
         metrics_addr=None,
     ))]
-    // One keyword argument per setting of the core's Config, as Python callers expect.
+    // One keyword argument per setting of the core's Config, as Python callers expect;
+    // each defaults to None, the core's default (the core's settings table checks them).
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         endpoints: Option<&Bound<'_, PyAny>>,
         prefix: Option<String>,
         timeout: Option<f64>,
-        serializable: bool,
-        cache: bool,
+        serializable: Option<bool>,
+        cache: Option<bool>,
         max_queued_changes: Option<usize>,
         max_response_bytes: Option<usize>,
         hedge_after: Option<f64>,
@@ -231,33 +274,19 @@ impl ServiceFinder {
         discovery_srv: Option<String>,
         name_server: Option<String>,
         auto_sync: Option<f64>,
-        metrics: bool,
+        metrics: Option<bool>,
         metrics_addr: Option<String>,
     ) -> PyResult<ServiceFinder> {
         #[rustfmt::skip]
         let timings = Timings { timeout, hedge_after, hedge_floor, connect_timeout, keepalive, watch_check, leader_check, watch_retry_delay, retry_backoff, probe_backoff, auto_sync };
         #[rustfmt::skip]
         let security = Security { ca_file, ca_pem, cert_file, key_file, server_name, user, password, discovery_srv, name_server };
-        let cfg = endpoints_config(endpoints)?.and_then(|mut cfg| {
-            cfg = security.apply(cfg)?;
-            if let Some(p) = prefix {
-                cfg = cfg.with_prefix(p)?;
-            }
-            if let Some(n) = max_queued_changes {
-                cfg = cfg.with_max_queued_changes(n)?;
-            }
-            if let Some(n) = max_response_bytes {
-                cfg = cfg.with_max_response_bytes(n)?;
-            }
-            if serializable {
-                cfg = cfg.with_consistency(Consistency::Serializable);
-            }
-            cfg = cfg.with_metrics(metrics);
-            if let Some(addr) = metrics_addr {
-                cfg = cfg.with_metrics_addr(&addr)?;
-            }
-            timings.apply(cfg.with_cache(cache))
-        });
+        #[rustfmt::skip]
+        let others = Others { prefix, serializable, cache, max_queued_changes, max_response_bytes, metrics, metrics_addr };
+        let cfg = endpoints_config(endpoints)?
+            .and_then(|cfg| security.apply(cfg))
+            .and_then(|cfg| others.apply(cfg))
+            .and_then(|cfg| timings.apply(cfg));
         let cfg = cfg.py(py)?;
         let inner = Arc::new(
             py.detach(|| turtle_finder::ServiceFinder::new(cfg))
@@ -371,23 +400,26 @@ impl ServiceFinder {
     /// Registers an instance of service `name` at `addr`: the key
     /// `<prefix><name>/<instance_id or addr>` holding `{"Addr": addr, "Metadata":
     /// metadata}` (etcd's Go endpoints format; `metadata` is anything `json.dumps` takes),
-    /// bound to a lease of `ttl` whole seconds kept alive in the background and renewed
+    /// bound to a lease of `ttl` whole seconds (default 10) kept alive in the background and renewed
     /// when lost. `on_state(state)` and `on_error(exc)` run on the dispatcher thread. A
     /// context manager: leaving it revokes the lease at once.
-    #[pyo3(signature = (name, addr, ttl=10.0, metadata=None, *, instance_id=None, on_state=None, on_error=None))]
+    #[pyo3(signature = (name, addr, ttl=None, metadata=None, *, instance_id=None, on_state=None, on_error=None))]
     #[allow(clippy::too_many_arguments)] // the keyword arguments of a Python method
     fn register(
         &self,
         py: Python<'_>,
         name: &str,
         addr: &str,
-        ttl: f64,
+        ttl: Option<f64>,
         metadata: Option<Bound<'_, PyAny>>,
         instance_id: Option<String>,
         on_state: Option<Bound<'_, PyAny>>,
         on_error: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Registration> {
-        let ttl = seconds("ttl", ttl).py(py)?;
+        let ttl = match ttl {
+            Some(t) => seconds("ttl", t).py(py)?,
+            None => turtle_finder::DEFAULT_TTL,
+        };
         let metadata = match metadata {
             None => serde_json::Value::Null,
             Some(m) => json_of(py, &m)?,

@@ -140,8 +140,8 @@ class ServiceFinder:
         *,
         prefix: str | None = None,
         timeout: float | None = None,
-        serializable: bool = False,
-        cache: bool = False,
+        serializable: bool | None = None,
+        cache: bool | None = None,
         max_queued_changes: int | None = None,
         max_response_bytes: int | None = None,
         hedge_after: float | None = None,
@@ -163,7 +163,7 @@ class ServiceFinder:
         discovery_srv: str | None = None,
         name_server: str | None = None,
         auto_sync: float | None = None,
-        metrics: bool = True,
+        metrics: bool | None = None,
         metrics_addr: str | None = None,
     ) -> None: ...
     def get_service(self, name: str, *, timeout: float | None = None) -> str | None: ...
@@ -189,7 +189,7 @@ class ServiceFinder:
         self,
         name: str,
         addr: str,
-        ttl: float = 10.0,
+        ttl: float | None = None,
         metadata: Any = None,
         *,
         instance_id: str | None = None,

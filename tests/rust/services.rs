@@ -411,3 +411,56 @@ fn the_async_client_registers_lists_and_streams_instances() {
     stream.cancel();
     assert!(rt.block_on(stream.next()).is_none());
 }
+
+/// The leases etcd holds, by id.
+fn leases(c: &Cluster) -> Vec<i64> {
+    let listed = c.etcdctl(&["lease", "list"]);
+    (listed.lines().skip(1))
+        .filter_map(|l| i64::from_str_radix(l.trim(), 16).ok())
+        .collect()
+}
+
+/// A grant whose answer is lost after etcd applied it (the member hears, the client does
+/// not) is given up on that member after the connect timeout and retried on the next with
+/// the same lease id: one lease, not two; and no write of the registration is hedged.
+#[test]
+fn a_write_whose_answer_is_lost_is_retried_once_and_never_hedged() {
+    let c = Cluster::start();
+    let proxy = turtle_tests::Proxy::start(&c.endpoint(0)).unwrap();
+    let mut endpoints = vec![proxy.endpoint()];
+    endpoints.extend(c.endpoints().into_iter().skip(1));
+    let cfg = Config::new(endpoints)
+        .unwrap()
+        .with_connect_timeout(Duration::from_millis(500));
+    let f = ServiceFinder::new(cfg).unwrap();
+    f.get_service("warm-up").unwrap(); // the connection through the proxy is open
+    assert_eq!(f.preferred_member().to_string(), proxy.endpoint());
+    let before = leases(&c);
+    proxy.set(turtle_tests::Mode::Deaf);
+    let reg = f.register("deaf", "10.7.0.1:80", ttl(30)).unwrap();
+    let after = leases(&c);
+    let new: Vec<i64> = after
+        .iter()
+        .filter(|l| !before.contains(l))
+        .copied()
+        .collect();
+    assert_eq!(
+        new,
+        [reg.lease_id()],
+        "one lease granted, the registration's"
+    );
+    let text = f.metrics().unwrap();
+    for op in ["grant", "put"] {
+        let hedged =
+            turtle_tests::sample(&text, "turtle_hedged_requests_total", &[("operation", op)]);
+        assert_eq!(hedged.unwrap_or(0.0), 0.0, "{op} was hedged:\n{text}");
+    }
+    let deaf = proxy.endpoint();
+    let lost = [("operation", "grant"), ("member", deaf.as_str())];
+    let given_up = turtle_tests::sample(&text, "turtle_requests_total", &lost);
+    assert_eq!(given_up, Some(1.0), "the deaf member's grant:\n{text}");
+    let list = f.instances("deaf").unwrap();
+    assert_eq!(addrs(&list), ["10.7.0.1:80"]);
+    reg.close();
+    assert!(!leases(&c).contains(&reg.lease_id()), "closing revokes it");
+}

@@ -15,6 +15,9 @@ pub enum Mode {
     Hold,
     /// Closes every connection and refuses new ones.
     Cut,
+    /// Forwards requests to the member but holds its answers: the member does what it is
+    /// asked, and the client never hears of it.
+    Deaf,
 }
 
 struct Shared {
@@ -68,8 +71,8 @@ impl Proxy {
                         conns.push(down.try_clone().expect("clone"));
                         conns.push(up.try_clone().expect("clone"));
                     }
-                    pump(s.clone(), down, up);
-                    pump(s.clone(), u2, d2);
+                    pump(s.clone(), down, up, true);
+                    pump(s.clone(), u2, d2, false);
                 }
             })?;
         Ok(Proxy {
@@ -96,7 +99,8 @@ impl Proxy {
     }
 }
 
-fn pump(s: Arc<Shared>, mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` as the mode says; `to_member` tells the direction.
+fn pump(s: Arc<Shared>, mut from: TcpStream, mut to: TcpStream, to_member: bool) {
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -105,7 +109,7 @@ fn pump(s: Arc<Shared>, mut from: TcpStream, mut to: TcpStream) {
                 Ok(n) => n,
             };
             let mut mode = s.mode.lock().unwrap();
-            while *mode == Mode::Hold {
+            while *mode == Mode::Hold || (*mode == Mode::Deaf && !to_member) {
                 mode = s.changed.wait(mode).unwrap();
             }
             if *mode == Mode::Cut {

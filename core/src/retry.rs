@@ -1,0 +1,120 @@
+//! Which calls may be hedged, retried or sent to another member after a failure: a policy
+//! per operation, as etcd's Go client names one per RPC (`retry.go`: repeatable and
+//! non-repeatable), and the operation's name in metrics and errors.
+
+use crate::failure::{not_applied, Failure};
+
+/// How an operation may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A read: also sent to the next member when the first is slow (hedged), and retried
+    /// on another member after any failure.
+    Read,
+    /// A write that applied twice does no harm (a keepalive, a revoke, a put of the same
+    /// key, value and lease, a grant with the client's own lease id): never hedged, retried
+    /// on another member after any failure, including a member silent for the connect
+    /// timeout.
+    IdempotentWrite,
+    /// A write that applied twice would differ (a transaction): never hedged, retried only
+    /// when it cannot have reached a member (no connection was made, or etcd answered that
+    /// it did not apply it); it waits for its member's answer until the deadline.
+    #[allow(dead_code)] // no such write yet: the transactions of locks will be
+    Write,
+}
+
+/// An operation of the pool: its name (the `operation` label of the metrics, and the start
+/// of its errors) and its retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Op {
+    pub(crate) name: &'static str,
+    pub(crate) retry: Retry,
+}
+
+const fn read(name: &'static str) -> Op {
+    Op {
+        name,
+        retry: Retry::Read,
+    }
+}
+
+const fn idempotent(name: &'static str) -> Op {
+    Op {
+        name,
+        retry: Retry::IdempotentWrite,
+    }
+}
+
+impl Op {
+    /// A lookup of one service.
+    pub(crate) const GET_SERVICE: Op = read("get_service");
+    /// A read of a service's instances.
+    pub(crate) const INSTANCES: Op = read("instances");
+    /// The snapshot a new watch starts from.
+    pub(crate) const WATCH_START: Op = read("watch_start");
+    /// A watch's key read anew (compacted, cancelled, or too large to catch up).
+    pub(crate) const RESYNC: Op = read("resync");
+    /// The cluster's member list.
+    pub(crate) const MEMBER_LIST: Op = read("member_list");
+    /// A member's status.
+    pub(crate) const STATUS: Op = read("status");
+    /// A lease grant with the client's own id: a retry that finds it granted is done.
+    pub(crate) const GRANT: Op = idempotent("grant");
+    /// A put of a registration's key, value and lease.
+    pub(crate) const PUT: Op = idempotent("put");
+    /// One keepalive of a lease.
+    pub(crate) const KEEPALIVE: Op = idempotent("keepalive");
+    /// A lease revoked (a lease already gone is fine).
+    pub(crate) const REVOKE: Op = idempotent("revoke");
+
+    /// Whether a slow first member makes the pool ask the next one too.
+    pub(crate) fn hedged(self) -> bool {
+        self.retry == Retry::Read
+    }
+
+    /// Whether, after `failure` on one member, the call may go on with another.
+    pub(crate) fn may_retry(self, failure: &Failure) -> bool {
+        match (self.retry, failure) {
+            (_, Failure::Final(_)) => false,
+            (Retry::Read | Retry::IdempotentWrite, _) => true,
+            (Retry::Write, Failure::NotSent(_)) => true,
+            (Retry::Write, Failure::Retryable(reason)) => not_applied(reason),
+            (Retry::Write, Failure::Connection(_)) => false,
+        }
+    }
+
+    /// Whether one silent attempt is abandoned for the next member after `limit`: only
+    /// idempotent writes (reads hedge instead; other writes wait for their answer).
+    pub(crate) fn gives_up_on_silence(self) -> bool {
+        self.retry == Retry::IdempotentWrite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Error, ErrorKind};
+
+    #[test]
+    fn each_kind_retries_what_it_may() {
+        let not_sent = Failure::NotSent("connection refused".into());
+        let lost = Failure::Connection("connection reset".into());
+        let no_leader = Failure::Retryable("etcdserver: no leader".into());
+        let timed_out = Failure::Retryable("etcdserver: request timed out".into());
+        let fin = Failure::Final(Error::new(ErrorKind::InvalidArgument, "no"));
+        let txn = Op {
+            name: "txn",
+            retry: Retry::Write,
+        };
+        for op in [Op::GET_SERVICE, Op::KEEPALIVE, Op::GRANT] {
+            for f in [&not_sent, &lost, &no_leader, &timed_out] {
+                assert!(op.may_retry(f), "{op:?} after {f:?}");
+            }
+            assert!(!op.may_retry(&fin));
+        }
+        assert!(txn.may_retry(&not_sent) && txn.may_retry(&no_leader));
+        assert!(!txn.may_retry(&lost) && !txn.may_retry(&timed_out) && !txn.may_retry(&fin));
+        assert!(Op::RESYNC.hedged() && !Op::PUT.hedged() && !txn.hedged());
+        assert!(Op::REVOKE.gives_up_on_silence() && !txn.gives_up_on_silence());
+        assert!(!Op::INSTANCES.gives_up_on_silence());
+    }
+}
