@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Style and type checks of every language, run by `make lint` and by `make test` (CI):
-# core's module layers (tools/check-layers.py), rustfmt, clippy with warnings as errors (the workspace's [lints] deny missing docs),
+# core's module layers (tools/check-layers.py), functions of at most 60 lines (tools/check-lengths.py), rustfmt, clippy with warnings as errors (the workspace's [lints] deny missing docs),
 # ruff (lint and format) and mypy --strict. Needs target/venv (tools/python-env.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ step() {
   "$@" || { echo "lint: $* failed" >&2; status=1; }
 }
 step python3 tools/check-layers.py
+step python3 tools/check-lengths.py
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step target/venv/bin/ruff check "${ruff_args[@]}" "${sources[@]}"

@@ -192,46 +192,26 @@ pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
     let token = format!("turtle-dev-{}-{}", std::process::id(), dir.display());
     let mut running: Vec<Running> = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let data = dir.join(name);
-        // A cluster's data belongs to its ports and token: start from nothing.
-        let _ = std::fs::remove_dir_all(&data);
-        let args = member_args(&MemberSpec {
+        let spec = MemberSpec {
             name,
-            data_dir: &data,
+            data_dir: &dir.join(name),
             client_port: ports[2 * i],
             peer_port: ports[2 * i + 1],
             client_scheme: "http",
             initial_cluster: &initial.join(","),
             token: &token,
             state: "new",
-        });
-        let log = File::create(dir.join(format!("{name}.log")))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let spawned = Command::new(etcd_binary())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .process_group(0) // a Ctrl-C in the shell that ran `up` does not reach it
-            .spawn();
-        let child = match spawned {
-            Ok(c) => c,
+        };
+        match spawn_member(dir, &spec) {
+            Ok(m) => running.push(m),
             Err(e) => {
                 for m in &running {
                     // SAFETY: a plain syscall on a process this call just started.
                     unsafe { libc::kill(m.pid as libc::pid_t, libc::SIGKILL) };
                 }
-                return Err(format!("cannot run {}: {e}", etcd_binary().display()));
+                return Err(e);
             }
-        };
-        let started = proc_stat(child.id()).map_or(0, |(_, s)| s);
-        running.push(Running {
-            name: name.clone(),
-            pid: child.id(),
-            started,
-            endpoint: format!("127.0.0.1:{}", ports[2 * i]),
-        });
+        }
     }
     let record = json!({
         "members": running.iter().map(|m| json!({
@@ -241,6 +221,29 @@ pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
     std::fs::write(state_file(dir), format!("{record:#}\n"))
         .map_err(|e| format!("{}: {e}", state_file(dir).display()))?;
     Ok(running)
+}
+
+/// Starts one member, detached, its output in `<dir>/<name>.log`, from no data.
+fn spawn_member(dir: &Path, spec: &MemberSpec) -> Result<Running, String> {
+    // A cluster's data belongs to its ports and token: start from nothing.
+    let _ = std::fs::remove_dir_all(spec.data_dir);
+    let log = File::create(dir.join(format!("{}.log", spec.name)))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    let child = Command::new(etcd_binary())
+        .args(member_args(spec))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .process_group(0) // a Ctrl-C in the shell that ran `up` does not reach it
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", etcd_binary().display()))?;
+    Ok(Running {
+        name: spec.name.to_string(),
+        pid: child.id(),
+        started: proc_stat(child.id()).map_or(0, |(_, s)| s),
+        endpoint: format!("127.0.0.1:{}", spec.client_port),
+    })
 }
 
 /// Stops the members `dir` records (SIGTERM, then SIGKILL after 10 s) if they are still

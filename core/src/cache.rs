@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use crate::change::ChangeKind;
 use crate::delivery::{Delivery, Sink};
 use crate::instance::Instances;
+use crate::keys::Target;
 
 /// A cached service value: its bytes (`None` when absent) and revision.
 struct Value {
@@ -92,29 +93,31 @@ impl Cache {
         })
     }
 
-    /// The sink of a new cache entry for service `name`, or `None` when cached already.
-    pub(crate) fn add_service(&self, name: &str) -> Option<Arc<dyn Sink>> {
-        add(&self.services, &self.adding, name).map(|e| e as Arc<dyn Sink>)
-    }
-
-    /// The sink of a new cache entry for the instances of `name`, or `None` when cached.
-    pub(crate) fn add_instances(&self, name: &str) -> Option<Arc<dyn Sink>> {
-        add(&self.instances, &self.adding, name).map(|e| e as Arc<dyn Sink>)
+    /// The sink of a new entry for `name`, whose watch the caller is to start: every name
+    /// looked up once is kept from then on (a watch each, for the client's life). `None`
+    /// when `name` is cached, or being filled, already.
+    pub(crate) fn to_fill(&self, name: &str, target: Target) -> Option<Arc<dyn Sink>> {
+        match target {
+            Target::Service => add(&self.services, &self.adding, name).map(|e| e as Arc<dyn Sink>),
+            Target::Instances => {
+                add(&self.instances, &self.adding, name).map(|e| e as Arc<dyn Sink>)
+            }
+        }
     }
 
     /// Forgets a name whose watch could not start, so a later lookup tries again.
-    pub(crate) fn forget_service(&self, name: &str) {
+    pub(crate) fn forget(&self, name: &str, target: Target) {
         let _adding = self.adding.lock();
-        let mut next = HashMap::clone(&self.services.load());
-        next.remove(name);
-        self.services.store(Arc::new(next));
+        match target {
+            Target::Service => remove(&self.services, name),
+            Target::Instances => remove(&self.instances, name),
+        }
     }
+}
 
-    /// [`Cache::forget_service`] for instances.
-    pub(crate) fn forget_instances(&self, name: &str) {
-        let _adding = self.adding.lock();
-        let mut next = HashMap::clone(&self.instances.load());
-        next.remove(name);
-        self.instances.store(Arc::new(next));
-    }
+/// Removes `name` from `names` (the caller holds the adding lock).
+fn remove<T>(names: &Names<T>, name: &str) {
+    let mut next = HashMap::clone(&names.load());
+    next.remove(name);
+    names.store(Arc::new(next));
 }

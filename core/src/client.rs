@@ -3,65 +3,27 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{oneshot, Notify};
 
 use crate::cache::Cache;
 use crate::change::{value_text, Change, ChangeKind};
 use crate::cluster::{self, ClusterMember, MemberStatus};
-use crate::config::check_name;
 use crate::config::{Config, Consistency};
-use crate::delivery::{Delivery, InstancesSink, KeyValue, Sink};
+use crate::delivery::{apply_all, Delivery, InstancesSink, Sink};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
 use crate::exporter::{self, Render};
 use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
+use crate::keys::{self, check_name, Target};
 use crate::mailbox::Mailbox;
+use crate::membership;
 use crate::metrics::Metrics;
+pub use crate::options::{ReadOptions, WatchOptions};
 use crate::pool::{MemberHealth, Pool};
 use crate::registration::{self, RegisterOptions, Registration};
 use crate::retry::Op;
-
-/// Per-call options of a lookup.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReadOptions {
-    /// Overrides the finder's deadline for this call.
-    pub deadline: Option<Duration>,
-    /// Overrides the finder's read consistency for this call.
-    pub consistency: Option<Consistency>,
-}
-
-impl ReadOptions {
-    /// A call with this deadline.
-    pub fn deadline(d: Duration) -> ReadOptions {
-        ReadOptions {
-            deadline: Some(d),
-            consistency: None,
-        }
-    }
-}
-
-/// Options of a new watch.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WatchOptions {
-    /// Deliver the current value first (kind [`ChangeKind::Initial`]); the watch then
-    /// continues from exactly that read, so nothing written in between is missed.
-    pub initial: bool,
-    /// Deadline of the initial read; the finder's default when `None`.
-    pub deadline: Option<Duration>,
-}
-
-impl WatchOptions {
-    /// Options that deliver the current value first.
-    pub fn initial() -> WatchOptions {
-        WatchOptions {
-            initial: true,
-            deadline: None,
-        }
-    }
-}
 
 /// An etcd v3 service-discovery client for async code. Cheap to clone; all clones share
 /// one connection per member and one watch stream. Background tasks run on the tokio
@@ -94,15 +56,6 @@ struct Inner {
     exporter: Option<(SocketAddr, oneshot::Sender<()>)>,
 }
 
-/// What a watch watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// The key `<prefix><name>`.
-    Service,
-    /// The keys under `<prefix><name>/`: its registered instances.
-    Instances,
-}
-
 impl Client {
     /// Sets up the pool. Connections open lazily, so this succeeds with every member down;
     /// calls then fail with `Unavailable` until one answers. Must run inside a tokio runtime.
@@ -123,6 +76,7 @@ impl Client {
                 Some((exporter::serve(addr, render, stopped).await?, stop))
             }
         };
+        membership::start(&pool);
         let hub = Hub::start(pool.clone());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -157,9 +111,7 @@ impl Client {
     /// term and index, leader, alarms. A member silent for the watch check timeout or
     /// the connect timeout (the longer; 1 s by default) is reported unreachable.
     pub async fn health(&self) -> Vec<MemberStatus> {
-        let cfg = self.config();
-        let limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
-        cluster::health(&self.inner.pool, limit).await
+        cluster::health(&self.inner.pool, self.config().answer_limit()).await
     }
 
     /// What records this client's metrics.
@@ -191,15 +143,25 @@ impl Client {
         name: &str,
         opts: ReadOptions,
     ) -> Result<Option<Vec<u8>>> {
-        if let Some(cached) = self.cached_service(name)? {
-            return Ok(cached);
+        match self.cached_service(name)? {
+            Some(cached) => Ok(cached),
+            None => self.read_service(name, opts).await,
         }
+    }
+
+    /// Reads service `name` from etcd (the cache, when on, missed it), and has the cache
+    /// keep it from now on.
+    pub(crate) async fn read_service(
+        &self,
+        name: &str,
+        opts: ReadOptions,
+    ) -> Result<Option<Vec<u8>>> {
         let key = self.config().service_key(name)?;
         let pool = &self.inner.pool;
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
         let (kv, _) = (pool.read(Op::GET_SERVICE, key.as_bytes(), deadline, consistency)).await?;
-        self.cache_in_background(name, Target::Service);
+        self.fill_cache(name, Target::Service);
         Ok(kv.map(|(v, _)| v))
     }
 
@@ -220,20 +182,24 @@ impl Client {
 
     /// [`Client::instances`] with a deadline or consistency for this call.
     pub async fn instances_with(&self, name: &str, opts: ReadOptions) -> Result<Instances> {
-        if let Some(cached) = self.cached_instances(name)? {
-            return Ok(cached);
+        match self.cached_instances(name)? {
+            Some(cached) => Ok(cached),
+            None => self.read_instances(name, opts).await,
         }
+    }
+
+    /// Reads the instances of `name` from etcd (the cache, when on, missed them), and has
+    /// the cache keep them from now on.
+    pub(crate) async fn read_instances(&self, name: &str, opts: ReadOptions) -> Result<Instances> {
         let (key, end) = self.range_of(name, Target::Instances)?;
         let pool = &self.inner.pool;
         let deadline = pool.cfg.call_deadline(opts.deadline)?;
         let consistency = opts.consistency.unwrap_or(pool.cfg.consistency);
         let (kvs, revision) =
             (pool.read_range(Op::INSTANCES, &key, end.as_deref(), deadline, consistency)).await?;
+        self.fill_cache(name, Target::Instances);
         let mut set = InstanceSet::new(name, key.len());
-        kvs.iter()
-            .for_each(|kv| set.apply(&kv.key, kv.value.as_deref(), kv.revision));
-        self.cache_in_background(name, Target::Instances);
-        Ok(set.list(revision, ChangeKind::Initial))
+        Ok(apply_all(&mut set, &kvs).list(revision, ChangeKind::Initial))
     }
 
     /// The cached instances of service `name`, when the cache is on and has them.
@@ -245,24 +211,20 @@ impl Client {
         Ok(cache.instances(name))
     }
 
-    /// With the cache on, starts (once per name) the watch that keeps `name` in memory.
-    fn cache_in_background(&self, name: &str, target: Target) {
+    /// With the cache on, starts the watch the cache asks for to keep `name` in memory
+    /// (once per name; see [`Cache::to_fill`]).
+    fn fill_cache(&self, name: &str, target: Target) {
         let Some(cache) = self.inner.cache.clone() else {
             return;
         };
-        let added = match target {
-            Target::Service => cache.add_service(name),
-            Target::Instances => cache.add_instances(name),
+        let Some(sink) = cache.to_fill(name, target) else {
+            return;
         };
-        let Some(sink) = added else { return };
         let (me, name) = (self.clone(), name.to_string());
         tokio::spawn(async move {
             let opts = WatchOptions::initial();
             if me.start_watch(&name, target, opts, sink).await.is_err() {
-                match target {
-                    Target::Service => cache.forget_service(&name),
-                    Target::Instances => cache.forget_instances(&name),
-                }
+                cache.forget(&name, target);
             }
         });
     }
@@ -301,15 +263,7 @@ impl Client {
 
     /// The key, and for instances the end of the range, that `target` of `name` watches.
     fn range_of(&self, name: &str, target: Target) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
-        let key = self.config().service_key(name)?;
-        Ok(match target {
-            Target::Service => (key.into_bytes(), None),
-            Target::Instances => {
-                let key = format!("{key}/").into_bytes();
-                let end = prefix_end(&key);
-                (key, Some(end))
-            }
-        })
+        keys::range_of(&self.config().prefix, name, target)
     }
 
     /// Reads the snapshot, delivers it if asked, and registers the watch from the
@@ -334,7 +288,14 @@ impl Client {
             )
             .await?;
         if opts.initial {
-            sink.deliver(initial(name, target, kvs, read_rev));
+            let range = target == Target::Instances;
+            sink.deliver(Delivery::of_read(
+                name,
+                range,
+                kvs,
+                read_rev,
+                ChangeKind::Initial,
+            ));
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Entry {
@@ -501,33 +462,6 @@ impl InstancesStream {
     pub fn cancel(&mut self) {
         self.rx.cancel();
     }
-}
-
-/// The first delivery of a watch: the value read, or the whole range.
-fn initial(name: &str, target: Target, kvs: Vec<KeyValue>, read_rev: i64) -> Delivery {
-    if target == Target::Instances {
-        return Delivery::Snapshot(kvs, read_rev, ChangeKind::Initial);
-    }
-    let kv = kvs.into_iter().next();
-    Delivery::Change(Change {
-        service: name.to_string(),
-        revision: kv.as_ref().map_or(read_rev, |kv| kv.revision),
-        value: kv.and_then(|kv| kv.value),
-        kind: ChangeKind::Initial,
-        skipped: 0,
-    })
-}
-
-/// The end of the range of keys starting with `prefix` (etcd's `GetPrefixRangeEnd`).
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0] // every key from the prefix on
 }
 
 impl std::fmt::Debug for Client {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::time::{timeout, Instant};
+use tokio::time::Instant;
 
 use crate::error::Result;
-use crate::failure::reason_of;
 use crate::member::Member;
 use crate::pool::Pool;
 use crate::retry::Op;
@@ -72,12 +71,7 @@ impl MemberStatus {
 
 /// The cluster's member list, the leader marked (as any member that answers says).
 pub(crate) async fn members(pool: &Pool, deadline: Duration) -> Result<Vec<ClusterMember>> {
-    let listed = pool
-        .run(Op::MEMBER_LIST, deadline, |m| {
-            let mut c = m.cluster.clone();
-            async move { c.member_list().await }
-        })
-        .await?;
+    let listed = member_list(pool, deadline).await?;
     let status = pool
         .run(Op::STATUS, deadline, |m| {
             let mut c = m.maintenance.clone();
@@ -96,15 +90,26 @@ pub(crate) async fn members(pool: &Pool, deadline: Duration) -> Result<Vec<Clust
         .collect())
 }
 
+/// The cluster's member list, as any member that answers says.
+pub(crate) async fn member_list(
+    pool: &Pool,
+    deadline: Duration,
+) -> Result<etcd_client::MemberListResponse> {
+    pool.run(Op::MEMBER_LIST, deadline, |m| {
+        let mut c = m.cluster.clone();
+        async move { c.member_list().await }
+    })
+    .await
+}
+
 /// Every member of the pool asked for its status at once, each within `limit`.
 pub(crate) async fn health(pool: &Pool, limit: Duration) -> Vec<MemberStatus> {
     join_all(pool.all().into_iter().map(|m| status(m, limit))).await
 }
 
 async fn status(m: Arc<Member>, limit: Duration) -> MemberStatus {
-    let mut client = m.maintenance.clone();
     let start = Instant::now();
-    let answer = timeout(limit, client.status()).await;
+    let answer = m.status_within(limit).await;
     let mut s = MemberStatus {
         endpoint: m.label.clone(),
         reachable: false,
@@ -119,7 +124,7 @@ async fn status(m: Arc<Member>, limit: Duration) -> MemberStatus {
         error: None,
     };
     match answer {
-        Ok(Ok(r)) => {
+        Ok(r) => {
             s.reachable = true;
             s.round_trip = Some(start.elapsed());
             s.member_id = r.header().map(|h| h.member_id()).unwrap_or(0);
@@ -130,8 +135,7 @@ async fn status(m: Arc<Member>, limit: Duration) -> MemberStatus {
             s.db_size = r.db_size();
             s.alarms = r.errors().to_vec();
         }
-        Ok(Err(e)) => s.error = Some(reason_of(&e)),
-        Err(_) => s.error = Some(format!("no answer within {limit:?}")),
+        Err(e) => s.error = Some(e.to_string()),
     }
     s
 }

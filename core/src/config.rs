@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::endpoints::{self, Endpoint};
 use crate::error::{Error, Result};
+use crate::keys::{self, check_prefix};
 use crate::security::{Credentials, Pem, Secret, Tls};
 
 /// The environment variables of [`Config::from_env`].
@@ -236,7 +237,7 @@ impl Config {
     }
 
     /// The key prefix of services (default `/services/`): `get_service("cdd")` reads
-    /// `/services/cdd`. Empty, or ending with `/`; no NUL; at most [`MAX_NAME_BYTES`].
+    /// `/services/cdd`. Empty, or ending with `/`; no NUL; at most `MAX_NAME_BYTES` bytes.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Config> {
         let prefix = prefix.into();
         check_prefix(&prefix)?;
@@ -538,6 +539,12 @@ impl Config {
         Ok(())
     }
 
+    /// How long a member may take to answer a status call or to open a watch stream: the
+    /// watch check timeout or the connect timeout, the longer.
+    pub(crate) fn answer_limit(&self) -> Duration {
+        self.watch_check_timeout.max(self.connect_timeout)
+    }
+
     /// The deadline of one call: `per_call` when given (checked as the setting is), else
     /// the default.
     pub(crate) fn call_deadline(&self, per_call: Option<Duration>) -> Result<Duration> {
@@ -553,65 +560,14 @@ impl Config {
 
     /// The key of a service, after checking its name.
     pub(crate) fn service_key(&self, name: &str) -> Result<String> {
-        check_name(name)?;
-        Ok(format!("{}{}", self.prefix, name))
+        keys::service_key(&self.prefix, name)
     }
-}
-
-/// The longest service name and key prefix accepted, in bytes. etcd refuses requests over
-/// its `--max-request-bytes` (1.5 MiB by default) and ends a whole watch stream over one
-/// oversized watch, so names are held far below that, at a size no service name needs.
-pub const MAX_NAME_BYTES: usize = 1024;
-
-/// A service name is one path segment: not empty, no `/`, no NUL, at most
-/// [`MAX_NAME_BYTES`].
-pub(crate) fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid("service name is empty"));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(Error::invalid(format!(
-            "service name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
-            name.len()
-        )));
-    }
-    if name.contains('/') {
-        return Err(Error::invalid(format!(
-            "service name {name:?} contains '/'"
-        )));
-    }
-    if name.contains('\0') {
-        return Err(Error::invalid(format!(
-            "service name {name:?} contains a NUL byte"
-        )));
-    }
-    Ok(())
-}
-
-/// A key prefix: empty, or ending with `/` (else `services` + `cdd` would read
-/// `servicescdd`); no NUL; at most [`MAX_NAME_BYTES`].
-fn check_prefix(prefix: &str) -> Result<()> {
-    if prefix.contains('\0') {
-        return Err(Error::invalid("prefix contains a NUL byte"));
-    }
-    if prefix.len() > MAX_NAME_BYTES {
-        return Err(Error::invalid(format!(
-            "prefix is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
-            prefix.len()
-        )));
-    }
-    if !prefix.is_empty() && !prefix.ends_with('/') {
-        return Err(Error::invalid(format!(
-            "prefix {prefix:?} must end with '/' (did you mean {:?}?)",
-            format!("{prefix}/")
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::MAX_NAME_BYTES;
 
     #[test]
     fn names_are_checked() {

@@ -32,6 +32,38 @@ pub(crate) enum Delivery {
     Registration(RegistrationState),
 }
 
+impl Delivery {
+    /// A read delivered as a watch's start (`Initial`) or a reset: a range as a snapshot,
+    /// one key as a change of `service` (its value, or none when absent).
+    pub(crate) fn of_read(
+        service: &str,
+        range: bool,
+        kvs: Vec<KeyValue>,
+        revision: i64,
+        kind: ChangeKind,
+    ) -> Delivery {
+        if range {
+            return Delivery::Snapshot(kvs, revision, kind);
+        }
+        let kv = kvs.into_iter().next();
+        Delivery::Change(Change {
+            service: service.to_string(),
+            revision: kv.as_ref().map_or(revision, |kv| kv.revision),
+            value: kv.and_then(|kv| kv.value),
+            kind,
+            skipped: 0,
+        })
+    }
+}
+
+/// Applies keys read or changed to an instance set, in order.
+pub(crate) fn apply_all<'s>(set: &'s mut InstanceSet, kvs: &[KeyValue]) -> &'s mut InstanceSet {
+    for kv in kvs {
+        set.apply(&kv.key, kv.value.as_deref(), kv.revision);
+    }
+    set
+}
+
 /// Where a watch's deliveries go: a dispatcher slot (blocking finder) or an async stream.
 /// `deliver` is called on the runtime thread and must not block.
 pub(crate) trait Sink: Send + Sync {
@@ -62,16 +94,11 @@ impl Sink for InstancesSink {
             Delivery::Snapshot(kvs, revision, kind) => {
                 let mut set = self.set.lock();
                 set.clear();
-                for kv in &kvs {
-                    set.apply(&kv.key, kv.value.as_deref(), kv.revision);
-                }
-                set.list(revision, kind)
+                apply_all(&mut set, &kvs).list(revision, kind)
             }
             Delivery::Events(events) => {
                 let mut set = self.set.lock();
-                for kv in &events {
-                    set.apply(&kv.key, kv.value.as_deref(), kv.revision);
-                }
+                apply_all(&mut set, &events);
                 let last = events.last().expect("a response with events");
                 let kind = if last.value.is_some() {
                     ChangeKind::Put

@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::change::{value_text, Change};
-use crate::client::{Client, ReadOptions, Target, WatchOptions};
+use crate::client::{Client, ReadOptions, WatchOptions};
 use crate::cluster::{ClusterMember, MemberStatus};
 use crate::config::Config;
 use crate::delivery::{Delivery, Sink};
@@ -16,6 +16,7 @@ use crate::dispatch::{Dispatcher, Slot};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
+use crate::keys::Target;
 use crate::pool::MemberHealth;
 use crate::registration::{RegisterOptions, Registration};
 use crate::runtime::RuntimeThread;
@@ -114,7 +115,7 @@ impl ServiceFinder {
         let client = client.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
-            async move { client.get_service_bytes(&name, opts).await },
+            async move { client.read_service(&name, opts).await },
             interrupted,
         )
     }
@@ -152,7 +153,7 @@ impl ServiceFinder {
         let client = client.clone();
         let name = name.to_string();
         self.shared.runtime.block_interruptible(
-            async move { client.instances_with(&name, opts).await },
+            async move { client.read_instances(&name, opts).await },
             interrupted,
         )
     }

@@ -343,7 +343,7 @@ impl<'h> Session<'h> {
         let mut stream_ids = StreamIds::default();
         let (first, _, first_sid) = stream_ids.create_request(ids[0], &hub.watches[&ids[0]]);
         let cfg = &hub.pool.cfg;
-        let open_limit = cfg.watch_check_timeout.max(cfg.connect_timeout);
+        let open_limit = cfg.answer_limit();
         let mut client = member.watch.clone();
         let key = hub.watches[&ids[0]].key.clone();
         let open = async {
@@ -549,10 +549,10 @@ impl<'h> Session<'h> {
     /// The client-side half of require-leader: a member cut off from the others keeps a
     /// watch open but gets no new events; its status then names no leader.
     fn check_leader(&self) {
-        let mut m = self.member.maintenance.clone();
+        let m = self.member.clone();
         let (tx, limit) = (self.leader.clone(), self.hub.pool.cfg.watch_check_timeout);
         tokio::spawn(async move {
-            if let Ok(Ok(status)) = timeout(limit, m.status()).await {
+            if let Ok(status) = m.status_within(limit).await {
                 let _ = tx.send(status.leader() != 0);
             }
         });
@@ -793,19 +793,15 @@ async fn fresh_read(pool: &Pool, key: &[u8], range_end: Option<&[u8]>) -> Result
 /// Delivers a fresh read as a reset; the watch goes on from the read.
 fn deliver_reset(e: &mut Entry, read: Read) {
     e.next_rev = read.revision + 1;
-    if e.range_end.is_some() {
-        let snapshot = Delivery::Snapshot(read.kvs, read.revision, ChangeKind::Reset);
-        e.sink.deliver(snapshot);
-        return;
-    }
-    let kv = read.kvs.into_iter().next();
-    e.sink.deliver(Delivery::Change(Change {
-        service: e.service.clone(),
-        revision: kv.as_ref().map_or(read.revision, |kv| kv.revision),
-        value: kv.and_then(|kv| kv.value),
-        kind: ChangeKind::Reset,
-        skipped: 0,
-    }));
+    let range = e.range_end.is_some();
+    let reset = Delivery::of_read(
+        &e.service,
+        range,
+        read.kvs,
+        read.revision,
+        ChangeKind::Reset,
+    );
+    e.sink.deliver(reset);
 }
 
 /// Reads a watch's key anew after `delay`, for the session to act on.

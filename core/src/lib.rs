@@ -10,10 +10,10 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
-// Layers, each using only those above it: error, settings, clock; failure; retry,
+// Layers, each using only those above it: error, settings, clock; keys, failure; retry,
 // endpoints, change, security, metrics, exporter, latency; instance, discovery, auth; config,
-// delivery; member, mailbox, runtime, waits, cache; pool, dispatch; session, hub, cluster;
-// registration; client; finder.
+// delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
+// hub, cluster; registration, membership; client; finder.
 mod auth;
 mod cache;
 mod change;
@@ -31,13 +31,18 @@ mod failure;
 mod finder;
 mod hub;
 mod instance;
+mod keys;
 mod latency;
 mod mailbox;
 mod member;
+mod membership;
 mod metrics;
+mod options;
 mod pool;
+mod reads;
 mod registration;
 mod retry;
+mod round;
 mod runtime;
 mod security;
 mod session;
@@ -49,12 +54,13 @@ pub use client::{Client, InstancesStream, ReadOptions, WatchOptions, WatchStream
 pub use cluster::{ClusterMember, MemberStatus};
 pub use config::{
     Config, Consistency, CA_FILE_ENV, CERT_FILE_ENV, DISCOVERY_SRV_ENV, KEY_FILE_ENV, MAX_DURATION,
-    MAX_NAME_BYTES, METRICS_ADDR_ENV, NAME_SERVER_ENV, PASSWORD_ENV, SERVER_NAME_ENV, USER_ENV,
+    METRICS_ADDR_ENV, NAME_SERVER_ENV, PASSWORD_ENV, SERVER_NAME_ENV, USER_ENV,
 };
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
+pub use keys::MAX_NAME_BYTES;
 pub use pool::MemberHealth;
 pub use registration::{RegisterOptions, Registration, DEFAULT_TTL};
 /// The table of settings and their defaults (see [`settings::SETTINGS`]).

@@ -12,6 +12,7 @@ use crate::auth::{Auth, WithToken};
 use crate::config::Config;
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
+use crate::failure::reason_of;
 use crate::latency::Latency;
 
 /// The health of one member as the pool last saw it.
@@ -123,7 +124,37 @@ impl Connector {
     }
 }
 
+/// Why a status call gave no answer.
+pub(crate) enum NoStatus {
+    /// The member (or the way to it) failed.
+    Failed(etcd_client::Error),
+    /// Silent for the whole limit.
+    Silent(Duration),
+}
+
+impl std::fmt::Display for NoStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoStatus::Failed(e) => write!(f, "{}", reason_of(e)),
+            NoStatus::Silent(limit) => write!(f, "no answer within {limit:?}"),
+        }
+    }
+}
+
 impl Member {
+    /// Asks the member for its status, waiting at most `limit`.
+    pub(crate) async fn status_within(
+        &self,
+        limit: Duration,
+    ) -> std::result::Result<etcd_client::StatusResponse, NoStatus> {
+        let mut client = self.maintenance.clone();
+        match tokio::time::timeout(limit, client.status()).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(e)) => Err(NoStatus::Failed(e)),
+            Err(_) => Err(NoStatus::Silent(limit)),
+        }
+    }
+
     pub(crate) fn is_healthy(&self) -> bool {
         !self.unhealthy.load(Ordering::Relaxed)
     }

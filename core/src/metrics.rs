@@ -26,11 +26,7 @@ pub(crate) struct Metrics(Option<Box<Set>>);
 /// Every metric of a client, registered in its own registry.
 struct Set {
     registry: Registry,
-    requests: IntCounterVec,
-    request_seconds: HistogramVec,
-    failovers: IntCounterVec,
-    hedges: IntCounterVec,
-    member_up: IntGaugeVec,
+    calls: Calls,
     watches: IntGauge,
     watch_moves: IntCounter,
     watch_resumes: IntCounter,
@@ -41,6 +37,15 @@ struct Set {
     callback_seconds: Histogram,
     registrations: IntGauge,
     reregistrations: IntCounter,
+}
+
+/// The metrics of calls and members.
+struct Calls {
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    failovers: IntCounterVec,
+    hedges: IntCounterVec,
+    member_up: IntGaugeVec,
 }
 
 /// How one attempt on one member ended, as the `outcome` label says it.
@@ -70,101 +75,128 @@ impl Outcome {
     }
 }
 
-impl Set {
-    fn new() -> prometheus::Result<Set> {
-        let registry = Registry::new();
-        let latency = |name: &str, help: &str| {
-            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())
-        };
-        let set = Set {
-            requests: IntCounterVec::new(
-                Opts::new(
-                    "turtle_requests_total",
-                    "Requests to etcd members, by operation, outcome and member.",
-                ),
+/// `made`, registered in `r` where it is made.
+fn registered<M>(r: &Registry, made: prometheus::Result<M>) -> prometheus::Result<M>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let m = made?;
+    r.register(Box::new(m.clone()))?;
+    Ok(m)
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    registered(r, IntCounter::new(name, help))
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    registered(r, IntGauge::new(name, help))
+}
+
+fn counters(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    by: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    registered(r, IntCounterVec::new(Opts::new(name, help), by))
+}
+
+fn latency(name: &str, help: &str) -> HistogramOpts {
+    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())
+}
+
+impl Calls {
+    fn new(r: &Registry) -> prometheus::Result<Calls> {
+        let by_operation = ["operation"];
+        Ok(Calls {
+            requests: counters(
+                r,
+                "turtle_requests_total",
+                "Requests to etcd members, by operation, outcome and member.",
                 &["operation", "outcome", "member"],
             )?,
-            request_seconds: HistogramVec::new(
+            request_seconds: registered(r, HistogramVec::new(
                 latency(
                     "turtle_request_duration_seconds",
                     "How long calls took, failovers and retries included, by operation.",
                 ),
-                &["operation"],
+                &by_operation,
+            ))?,
+            failovers: counters(
+                r,
+                "turtle_failovers_total",
+                "Calls answered by another member than the one asked first.",
+                &by_operation,
             )?,
-            failovers: IntCounterVec::new(
-                Opts::new(
-                    "turtle_failovers_total",
-                    "Calls answered by another member than the one asked first.",
-                ),
-                &["operation"],
+            hedges: counters(
+                r,
+                "turtle_hedged_requests_total",
+                "Requests sent to another member while an earlier one was unanswered.",
+                &by_operation,
             )?,
-            hedges: IntCounterVec::new(
-                Opts::new(
-                    "turtle_hedged_requests_total",
-                    "Requests sent to another member while an earlier one was unanswered.",
-                ),
-                &["operation"],
-            )?,
-            member_up: IntGaugeVec::new(
+            member_up: registered(r, IntGaugeVec::new(
                 Opts::new(
                     "turtle_member_up",
                     "1 while the member answers, 0 from a failed request until a probe answers.",
                 ),
                 &["member"],
-            )?,
-            watches: IntGauge::new("turtle_watches", "Watches open.")?,
-            watch_moves: IntCounter::new(
+            ))?,
+        })
+    }
+}
+
+impl Set {
+    fn new() -> prometheus::Result<Set> {
+        let r = Registry::new();
+        Ok(Set {
+            calls: Calls::new(&r)?,
+            watches: gauge(&r, "turtle_watches", "Watches open.")?,
+            watch_moves: counter(
+                &r,
                 "turtle_watch_stream_moves_total",
                 "Watch streams that failed and moved to another member.",
             )?,
-            watch_resumes: IntCounter::new(
+            watch_resumes: counter(
+                &r,
                 "turtle_watch_resumes_total",
                 "Watches created again on a new stream from their next revision.",
             )?,
-            watch_resets: IntCounter::new(
+            watch_resets: counter(
+                &r,
                 "turtle_watch_resets_total",
                 "Watches whose history was gone (compaction, another cluster), read anew.",
             )?,
-            delivered: IntCounter::new(
+            delivered: counter(
+                &r,
                 "turtle_changes_delivered_total",
                 "Changes handed to callbacks and streams.",
             )?,
-            skipped: IntCounter::new(
+            skipped: counter(
+                &r,
                 "turtle_changes_skipped_total",
                 "Changes dropped from a full queue (a newer one of the same watch follows).",
             )?,
-            queued: IntGauge::new(
+            queued: gauge(
+                &r,
                 "turtle_callback_queue_depth",
                 "Changes and errors queued for callbacks and streams, not yet taken.",
             )?,
-            callback_seconds: Histogram::with_opts(latency(
-                "turtle_callback_duration_seconds",
-                "How long callbacks ran.",
-            ))?,
-            registrations: IntGauge::new("turtle_registrations", "Registrations open.")?,
-            reregistrations: IntCounter::new(
+            callback_seconds: registered(
+                &r,
+                Histogram::with_opts(latency(
+                    "turtle_callback_duration_seconds",
+                    "How long callbacks ran.",
+                )),
+            )?,
+            registrations: gauge(&r, "turtle_registrations", "Registrations open.")?,
+            reregistrations: counter(
+                &r,
                 "turtle_reregistrations_total",
                 "Registrations written again under a new lease after theirs was lost.",
             )?,
-            registry,
-        };
-        let r = &set.registry;
-        r.register(Box::new(set.requests.clone()))?;
-        r.register(Box::new(set.request_seconds.clone()))?;
-        r.register(Box::new(set.failovers.clone()))?;
-        r.register(Box::new(set.hedges.clone()))?;
-        r.register(Box::new(set.member_up.clone()))?;
-        r.register(Box::new(set.watches.clone()))?;
-        r.register(Box::new(set.watch_moves.clone()))?;
-        r.register(Box::new(set.watch_resumes.clone()))?;
-        r.register(Box::new(set.watch_resets.clone()))?;
-        r.register(Box::new(set.delivered.clone()))?;
-        r.register(Box::new(set.skipped.clone()))?;
-        r.register(Box::new(set.queued.clone()))?;
-        r.register(Box::new(set.callback_seconds.clone()))?;
-        r.register(Box::new(set.registrations.clone()))?;
-        r.register(Box::new(set.reregistrations.clone()))?;
-        Ok(set)
+            registry: r,
+        })
     }
 }
 
@@ -188,7 +220,7 @@ impl Metrics {
     /// One attempt of `operation` on `member` ended.
     pub(crate) fn request(&self, operation: &str, member: &str, outcome: Outcome) {
         self.with(|s| {
-            (s.requests)
+            (s.calls.requests)
                 .with_label_values(&[operation, outcome.label(), member])
                 .inc()
         });
@@ -197,7 +229,7 @@ impl Metrics {
     /// A call of `operation` ended after `took`.
     pub(crate) fn call(&self, operation: &str, took: Duration) {
         self.with(|s| {
-            (s.request_seconds)
+            (s.calls.request_seconds)
                 .with_label_values(&[operation])
                 .observe(took.as_secs_f64())
         });
@@ -205,12 +237,12 @@ impl Metrics {
 
     /// A call of `operation` was answered by another member than the first asked.
     pub(crate) fn failover(&self, operation: &str) {
-        self.with(|s| s.failovers.with_label_values(&[operation]).inc());
+        self.with(|s| s.calls.failovers.with_label_values(&[operation]).inc());
     }
 
     /// Another member was asked while an earlier attempt was unanswered.
     pub(crate) fn hedge(&self, operation: &str) {
-        self.with(|s| s.hedges.with_label_values(&[operation]).inc());
+        self.with(|s| s.calls.hedges.with_label_values(&[operation]).inc());
     }
 
     /// How many watches are open.
@@ -271,9 +303,12 @@ impl Metrics {
             ));
         };
         // Members come and go (auto-sync): the gauge shows exactly today's.
-        s.member_up.reset();
+        s.calls.member_up.reset();
         for (member, up) in members {
-            s.member_up.with_label_values(&[member]).set(*up as i64);
+            s.calls
+                .member_up
+                .with_label_values(&[member])
+                .set(*up as i64);
         }
         TextEncoder::new()
             .encode_to_string(&s.registry.gather())

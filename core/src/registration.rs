@@ -9,10 +9,11 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
 use tokio::sync::{oneshot, Notify};
 
-use crate::config::{check_name, MAX_DURATION};
+use crate::config::MAX_DURATION;
 use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, Result};
 use crate::instance::{entry_value, RegistrationState};
+use crate::keys::{check_name, MAX_NAME_BYTES};
 use crate::pool::{backoff, Pool};
 use crate::retry::Op;
 use crate::session::{pause_or_stop, Session, Trouble};
@@ -56,10 +57,10 @@ pub(crate) fn spec(prefix: &str, name: &str, addr: &str, opts: &RegisterOptions)
     check_name(name)?;
     let id = opts.instance_id.as_deref().unwrap_or(addr);
     for (what, text) in [("address", addr), ("instance id", id)] {
-        if text.is_empty() || text.contains('\0') || text.len() > crate::config::MAX_NAME_BYTES {
+        if text.is_empty() || text.contains('\0') || text.len() > MAX_NAME_BYTES {
             return Err(Error::invalid(format!(
                 "{what} {text:?} must be 1 to {} bytes without NUL",
-                crate::config::MAX_NAME_BYTES
+                MAX_NAME_BYTES
             )));
         }
     }

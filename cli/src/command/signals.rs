@@ -1,0 +1,22 @@
+//! SIGINT and SIGTERM, received by the command that waits for them (`watch`, `register`).
+
+/// Blocks SIGINT and SIGTERM in this thread and the threads it starts after, so that
+/// [`wait_for_signal`] receives them.
+pub(crate) fn block_signals() -> libc::sigset_t {
+    // SAFETY: plain libc calls on a local signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Waits until SIGINT or SIGTERM arrives.
+pub(crate) fn wait_for_signal(set: &libc::sigset_t) {
+    let mut sig = 0;
+    // SAFETY: `set` was made by block_signals; sigwait writes `sig`.
+    unsafe { libc::sigwait(set, &mut sig) };
+}
