@@ -6,6 +6,8 @@
 # installing.
 # Usage: PREFIX=/usr/local [LIBDIR=$PREFIX/lib] [DESTDIR=/tmp/stage] tools/install.sh
 #        tools/install.sh --build-only   (builds what an install takes, installs nothing)
+# TURTLE_CLI=PATH installs that turtle binary instead of building one (the tests give the
+# debug build's, which `make test` has built already: one optimized build less).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-cinstall >/dev/null || tools/setup.sh
@@ -17,9 +19,10 @@ capi=(-p turtle-ffi --profile dist --target "$host")
 # one directory each would rebuild every dependency the other built.
 target=${CARGO_TARGET_DIR:-target}/dist-cargo
 build_command() { cargo build --quiet -p turtle-cli --profile dist --target "$host" --target-dir "$target"; }
+cli=${TURTLE_CLI:-}
 if [ "${1:-}" = --build-only ]; then
   cargo cbuild "${capi[@]}"
-  build_command
+  [ -n "$cli" ] || build_command
   exit
 fi
 prefix=${PREFIX:?set PREFIX, e.g. PREFIX=/usr/local}
@@ -28,6 +31,9 @@ destdir=${DESTDIR:-}
 cargo cinstall "${capi[@]}" \
   --prefix "$prefix" --libdir "$libdir" ${destdir:+--destdir "$destdir"}
 strip --strip-debug "$destdir$libdir/libturtle.a"
-build_command
-install -D -m 0755 "$target/$host/dist/turtle" "$destdir$prefix/bin/turtle"
+if [ -z "$cli" ]; then
+  build_command
+  cli=$target/$host/dist/turtle
+fi
+install -D -m 0755 "$cli" "$destdir$prefix/bin/turtle"
 echo "installed libturtle $(sed -n 's/^#define TURTLE_VERSION "\(.*\)"$/\1/p' include/turtle.h) and the turtle command under $destdir$prefix"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The packages as users get them. Builds the wheel and the sdist (tools/dist.sh) into a
-# temporary directory, then checks: the wheel's manylinux policy (auditwheel, no newer than
-# manylinux_2_28); both packages' metadata and readme (twine check --strict); the wheel
-# installed with `pip install --no-index` into a fresh venv, and the sdist built by
-# `pip install` into another, each passing the Python suite's lookup and watch tests; the
+# The packages as users get them. Builds the sdist and, from it with pip (as `pip install`
+# of the sdist does), the wheel (tools/dist.sh) into a temporary directory, then checks: the
+# wheel's manylinux policy (auditwheel, no newer than manylinux_2_28); both packages'
+# metadata and readme (twine check --strict); the wheel installed with `pip install
+# --no-index` into a fresh venv, passing the Python suite's lookup and watch tests; the
 # Rust crate packaged (`cargo package`) and its docs built with warnings as errors.
 # Ends with "package: N passed, N failed".
 set -uo pipefail
@@ -19,7 +19,7 @@ check() { # check NAME COMMAND...: runs COMMAND, counts it, says which failed
 }
 
 [ -x target/venv/bin/auditwheel ] || tools/python-env.sh >/dev/null || exit 1
-check "build the wheel and the sdist" tools/dist.sh "$tmp/dist"
+check "build the sdist, and the wheel from it with pip" tools/dist.sh "$tmp/dist"
 wheel=$(ls "$tmp"/dist/turtle_finder-*.whl 2>/dev/null)
 sdist=$(ls "$tmp"/dist/turtle_finder-*.tar.gz 2>/dev/null)
 
@@ -48,14 +48,10 @@ print("installed:", tf.__file__, tf.__version__)') \
     && (cd "$tmp" && "$venv/bin/python" -m pytest -p no:cacheprovider -q --timeout 120 \
       "$root/tests/python/test_lookup.py" "$root/tests/python/test_watch.py")
 }
-check "the wheel, pip install --no-index, lookup and watch tests" suite_on wheel-venv --no-index "$wheel"
-# pip builds the sdist with maturin from PyPI, from scratch: in a target directory of its
-# own (cargo would take crates of the checkout, built earlier, for the sdist's own).
-sdist_suite() {
-  CARGO_TARGET_DIR=$tmp/sdist-target suite_on sdist-venv --no-cache-dir "$sdist"
-}
-check "the sdist, built by pip install, lookup and watch tests" sdist_suite
-
+# The wheel is what pip made of the sdist (tools/dist.sh: an isolated build, from scratch),
+# so this also checks what `pip install` of the sdist does: build it, then install that.
+check "the wheel pip built from the sdist, pip install --no-index, lookup and watch tests" \
+  suite_on wheel-venv --no-index "$wheel"
 check "cargo package -p turtle-finder" cargo package -q -p turtle-finder --allow-dirty
 check "cargo doc -p turtle-finder, warnings are errors" \
   env RUSTDOCFLAGS="-D warnings" cargo doc -q -p turtle-finder --no-deps

@@ -41,6 +41,13 @@ if ! cargo cinstall --version 2>/dev/null | grep -q '^cargo-c 0\.1[0-9]'; then
   cargo install --quiet --debug --locked cargo-c --version 0.10.24
 fi
 
+# cargo-nextest runs the Rust tests (a process per test, per-test timeouts): from crates.io
+# when the machine has none.
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest with cargo install (once; a few minutes)" >&2
+  cargo install --quiet --locked cargo-nextest
+fi
+
 # The Debian package may start a system etcd on 127.0.0.1:2379 where an init system runs;
 # the tests never use that port (they choose free ones), so it is left alone.
 etcd --version | awk 'NR == 1' >&2

@@ -8,13 +8,18 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-# Everything is built before any test runs (debug, and the dist build `make install` takes,
-# which a C test installs), so no build competes with a test for the two cores.
+# Everything is built before any test runs (debug, and cargo-c's optimized libturtle, which a
+# C test installs with the debug build's turtle command), so no build competes with a test
+# for the two cores. The wheel's optimized build is the package check's (from the sdist).
+# Each step's time is printed after it.
+export TURTLE_CLI=$PWD/target/debug/turtle
 for step in "cargo build --workspace --all-targets" "tools/install.sh --build-only" tools/lint.sh \
   tools/cargo-test.sh tools/python-tests.sh tools/package-check.sh; do
   echo "== $step"
+  started=$SECONDS
   $step 2>&1 | tee -a "$log"
   rc=${PIPESTATUS[0]}
+  echo "== $step took $((SECONDS - started)) s"
   if [ "$rc" -ne 0 ]; then
     echo "== $step failed with exit code $rc" >&2
     status=1

@@ -121,3 +121,44 @@ fn remove<T>(names: &Names<T>, name: &str) {
     next.remove(name);
     names.store(Arc::new(next));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Change;
+
+    fn change(value: Option<&str>) -> Delivery {
+        Delivery::Change(Change {
+            service: "cdd".into(),
+            value: value.map(|v| v.as_bytes().to_vec()),
+            revision: 1,
+            kind: ChangeKind::Put,
+            skipped: 0,
+        })
+    }
+
+    #[test]
+    fn a_name_is_filled_once_answered_from_its_watch_and_forgotten_on_failure() {
+        let cache = Cache::default();
+        assert_eq!(cache.service("cdd"), None, "not cached");
+        let sink = cache.to_fill("cdd", Target::Service).expect("a new entry");
+        assert!(
+            cache.to_fill("cdd", Target::Service).is_none(),
+            "filled once"
+        );
+        assert_eq!(cache.service("cdd"), None, "empty until the watch delivers");
+        sink.deliver(change(Some("h:1")));
+        assert_eq!(cache.service("cdd"), Some(Some(b"h:1".to_vec())));
+        sink.deliver(change(None));
+        assert_eq!(cache.service("cdd"), Some(None), "cached as absent");
+        // Services and instances are kept apart; a failed watch is forgotten.
+        assert!(cache.to_fill("cdd", Target::Instances).is_some());
+        cache.forget("cdd", Target::Instances);
+        assert!(
+            cache.to_fill("cdd", Target::Instances).is_some(),
+            "tried again"
+        );
+        cache.forget("cdd", Target::Service);
+        assert_eq!(cache.service("cdd"), None);
+    }
+}

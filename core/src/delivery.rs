@@ -112,3 +112,87 @@ impl Sink for InstancesSink {
         self.out.deliver(Delivery::Instances(list));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::entry_value;
+
+    /// Keeps what it is given.
+    #[derive(Default)]
+    struct Kept(parking_lot::Mutex<Vec<Delivery>>);
+    impl Sink for Kept {
+        fn deliver(&self, d: Delivery) {
+            self.0.lock().push(d);
+        }
+    }
+
+    fn put(key: &str, addr: &str, revision: i64) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(entry_value(addr, &serde_json::Value::Null)),
+            revision,
+        }
+    }
+
+    #[test]
+    fn a_read_is_a_change_of_its_key_or_a_snapshot_of_its_range() {
+        let kvs = vec![put("/s/cdd", "h:1", 3)];
+        match Delivery::of_read("cdd", false, kvs.clone(), 9, ChangeKind::Reset) {
+            Delivery::Change(c) => {
+                assert_eq!(
+                    (c.service.as_str(), c.revision, c.kind),
+                    ("cdd", 3, ChangeKind::Reset)
+                );
+                assert!(c.value.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        // An absent key: no value, at the read's revision.
+        match Delivery::of_read("cdd", false, vec![], 9, ChangeKind::Initial) {
+            Delivery::Change(c) => assert_eq!((c.value, c.revision), (None, 9)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Delivery::of_read("cdd", true, kvs, 9, ChangeKind::Initial),
+            Delivery::Snapshot(k, 9, ChangeKind::Initial) if k.len() == 1
+        ));
+    }
+
+    #[test]
+    fn an_instances_sink_turns_snapshots_and_events_into_full_lists() {
+        let out = std::sync::Arc::new(Kept::default());
+        let sink = InstancesSink::new("cdd", "/s/cdd/".len(), out.clone());
+        let snapshot = vec![put("/s/cdd/a", "h:1", 2), put("/s/cdd/b", "h:2", 3)];
+        sink.deliver(Delivery::Snapshot(snapshot, 5, ChangeKind::Initial));
+        let gone = KeyValue {
+            key: "/s/cdd/a".into(),
+            value: None,
+            revision: 6,
+        };
+        sink.deliver(Delivery::Events(vec![put("/s/cdd/c", "h:3", 6), gone]));
+        sink.deliver(Delivery::Error(Error::closed()));
+        let got = out.0.lock();
+        let lists: Vec<(Vec<&str>, i64, ChangeKind)> = (got.iter())
+            .filter_map(|d| match d {
+                Delivery::Instances(l) => Some((
+                    l.instances.iter().map(|i| i.addr.as_str()).collect(),
+                    l.revision,
+                    l.kind,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            lists,
+            [
+                (vec!["h:1", "h:2"], 5, ChangeKind::Initial),
+                (vec!["h:2", "h:3"], 6, ChangeKind::Delete),
+            ]
+        );
+        assert!(
+            matches!(got.last(), Some(Delivery::Error(_))),
+            "others pass through"
+        );
+    }
+}

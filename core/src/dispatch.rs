@@ -254,3 +254,60 @@ impl Sink for Slot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{Change, ChangeKind};
+
+    fn change(revision: i64) -> Delivery {
+        Delivery::Change(Change {
+            service: "cdd".into(),
+            value: None,
+            revision,
+            kind: ChangeKind::Put,
+            skipped: 0,
+        })
+    }
+
+    #[test]
+    fn callbacks_run_in_order_on_the_dispatcher_and_never_after_cancel_or_stop() {
+        let d = Dispatcher::start(Arc::new(Metrics::new(false).unwrap())).unwrap();
+        let (tx, rx) = unbounded();
+        let on_change = move |delivery: Delivery| {
+            if let Delivery::Change(c) = delivery {
+                let name = std::thread::current().name().map(str::to_string);
+                tx.send((c.revision, name)).unwrap();
+                assert!(c.revision != 2, "a panicking callback");
+            }
+        };
+        let slot = d.slot(Box::new(on_change), 16);
+        for rev in 1..=4 {
+            slot.deliver(change(rev));
+        }
+        let got: Vec<(i64, Option<String>)> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        let revisions: Vec<i64> = got.iter().map(|(r, _)| *r).collect();
+        assert_eq!(
+            revisions,
+            [1, 2, 3, 4],
+            "in order, and on past the panic at 2"
+        );
+        assert!(got
+            .iter()
+            .all(|(_, t)| t.as_deref() == Some("turtle-dispatch")));
+        slot.cancel();
+        assert!(slot.is_cancelled());
+        slot.deliver(change(5));
+        // A second slot's delivery runs after anything queued before it: none of slot 1.
+        let (tx2, rx2) = unbounded();
+        let other = d.slot(Box::new(move |_| tx2.send(()).unwrap()), 16);
+        other.deliver(change(6));
+        rx2.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(rx.try_recv().is_err(), "nothing after cancel");
+        assert!(d.stop(None));
+        other.deliver(change(7));
+        assert!(rx2.try_recv().is_err(), "nothing after stop");
+    }
+}

@@ -728,27 +728,19 @@ impl StreamIds {
 /// a key's watch, all together for a prefix watch (a transaction's changes come in one
 /// response).
 fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
-    let mut events = Vec::new();
-    let mut next_rev = entry.next_rev;
-    for ev in resp.events() {
-        let Some(kv) = ev.kv() else { continue };
-        let revision = kv.mod_revision();
-        // The revision filter: after a resume, members may repeat or lag.
-        if revision < entry.next_rev {
-            continue;
-        }
-        next_rev = next_rev.max(revision + 1);
+    let all = resp.events().iter().filter_map(|ev| {
+        let kv = ev.kv()?;
         let value = match ev.event_type() {
             etcd_client::EventType::Put => Some(kv.value().to_vec()),
             etcd_client::EventType::Delete => None,
         };
-        let key = kv.key().to_vec();
-        events.push(KeyValue {
-            key,
+        Some(KeyValue {
+            key: kv.key().to_vec(),
             value,
-            revision,
-        });
-    }
+            revision: kv.mod_revision(),
+        })
+    });
+    let (events, next_rev) = new_events(entry.next_rev, all);
     entry.next_rev = next_rev;
     if entry.range_end.is_some() {
         if !events.is_empty() {
@@ -773,6 +765,17 @@ fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
             skipped: 0,
         }));
     }
+}
+
+/// The revision filter: of `events`, those at `next_rev` or later (after a resume, members
+/// may repeat what was delivered or lag behind it), and the next revision not delivered.
+fn new_events(next_rev: i64, events: impl Iterator<Item = KeyValue>) -> (Vec<KeyValue>, i64) {
+    let mut next = next_rev;
+    let fresh: Vec<KeyValue> = events
+        .filter(|kv| kv.revision >= next_rev)
+        .inspect(|kv| next = next.max(kv.revision + 1))
+        .collect();
+    (fresh, next)
 }
 
 /// Reads a watch's key or range anew (linearizable, through the pool).
@@ -818,4 +821,57 @@ fn spawn_read(
         sleep(delay).await;
         let _ = tx.send((id, why, fresh_read(&pool, &key, end.as_deref()).await));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, revision: i64) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(b"v".to_vec()),
+            revision,
+        }
+    }
+
+    #[test]
+    fn the_revision_filter_drops_what_was_delivered_and_moves_on() {
+        let events = [kv("a", 4), kv("a", 5), kv("b", 5), kv("a", 7)];
+        let (fresh, next) = new_events(5, events.clone().into_iter());
+        assert_eq!(fresh, events[1..]);
+        assert_eq!(next, 8);
+        // A lagging member repeats old events only: nothing new, the same next revision.
+        let (fresh, next) = new_events(8, events.into_iter());
+        assert!(fresh.is_empty());
+        assert_eq!(next, 8);
+        assert_eq!(new_events(3, std::iter::empty()), (vec![], 3));
+    }
+
+    struct Nowhere;
+    impl Sink for Nowhere {
+        fn deliver(&self, _: Delivery) {}
+    }
+
+    #[test]
+    fn stream_ids_are_fresh_per_create_and_map_back_to_their_watch() {
+        let entry = Entry {
+            service: "cdd".into(),
+            key: b"/s/cdd/".to_vec(),
+            range_end: Some(b"/s/cdd0".to_vec()),
+            next_rev: 42,
+            sink: Arc::new(Nowhere),
+            resync: false,
+        };
+        let mut ids = StreamIds::default();
+        let (_, old, first) = ids.create_request(7, &entry);
+        assert_eq!((old, ids.watch_of(first)), (None, Some(7)));
+        // Created again (a resume): a new stream id; the old one no longer maps.
+        let (_, old, second) = ids.create_request(7, &entry);
+        assert_eq!(old, Some(first));
+        assert_ne!(first, second);
+        assert_eq!((ids.watch_of(first), ids.watch_of(second)), (None, Some(7)));
+        assert_eq!(ids.forget(7), Some(second));
+        assert_eq!((ids.watch_of(second), ids.forget(7)), (None, None));
+    }
 }

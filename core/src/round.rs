@@ -306,3 +306,75 @@ fn record(failures: &mut Vec<Attempt>, m: &Member, reason: String) {
         None => failures.push(Attempt { member, reason }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A pool of three members nothing listens on (no call is made: bookkeeping only).
+    async fn pool() -> Arc<Pool> {
+        let cfg = Config::new(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"])
+            .unwrap()
+            .with_metrics(false)
+            .with_hedge_floor(Duration::from_secs(3600));
+        Pool::new(Arc::new(cfg)).await.unwrap()
+    }
+
+    fn status(s: tonic::Status) -> std::result::Result<(), etcd_client::Error> {
+        Err(etcd_client::Error::GRpcStatus(s))
+    }
+
+    #[tokio::test]
+    async fn a_read_is_hedged_and_a_failure_moves_it_on_at_once() {
+        let pool = pool().await;
+        let mut round = Round::new(&pool, Op::GET_SERVICE, Duration::from_secs(5));
+        let first = round.next_due(&pool).unwrap();
+        assert_eq!(first.endpoint.to_string(), "127.0.0.1:1");
+        assert!(
+            round.next_due(&pool).is_none(),
+            "the next waits for the hedge delay"
+        );
+        assert!(round.launch_at > Instant::now(), "due at the hedge delay");
+        let no_leader = status(tonic::Status::unavailable("etcdserver: no leader"));
+        assert_eq!(round.settle(&pool, &first, no_leader), Ok(None));
+        assert!(
+            round.answered,
+            "an answer: running out of time is a deadline then"
+        );
+        let second = round.next_due(&pool).unwrap();
+        assert_eq!(second.endpoint.to_string(), "127.0.0.1:2");
+        let denied = status(tonic::Status::permission_denied(
+            "etcdserver: permission denied",
+        ));
+        let e = round.settle(&pool, &second, denied).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied);
+    }
+
+    #[tokio::test]
+    async fn a_write_is_never_hedged_and_one_that_may_have_applied_is_not_retried() {
+        let pool = pool().await;
+        let txn = Op {
+            name: "txn",
+            retry: crate::retry::Retry::Write,
+        };
+        let mut round = Round::new(&pool, txn, Duration::from_secs(5));
+        let first = round.next_due(&pool).unwrap();
+        assert!(round.next_due(&pool).is_none());
+        assert_eq!(
+            round.launch_at, round.end,
+            "no second member while one is asked"
+        );
+        let timed_out = status(tonic::Status::unavailable("etcdserver: request timed out"));
+        let e = round.settle(&pool, &first, timed_out).unwrap_err();
+        assert!(e.message().contains("may have been applied"), "{e}");
+        assert_eq!(e.attempts().len(), 1);
+        // An idempotent write goes on after the same answer.
+        let mut round = Round::new(&pool, Op::KEEPALIVE, Duration::from_secs(5));
+        let m = round.next_due(&pool).unwrap();
+        assert!(round.silence.is_some(), "a silent member is given up");
+        let timed_out = status(tonic::Status::unavailable("etcdserver: request timed out"));
+        assert_eq!(round.settle(&pool, &m, timed_out), Ok(None));
+        assert!(round.next_due(&pool).is_some());
+    }
+}

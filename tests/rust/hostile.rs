@@ -95,7 +95,7 @@ fn hung_members_are_unavailable_whatever_the_deadline() {
 
 #[test]
 fn a_name_that_does_not_resolve_is_unavailable_and_said_once() {
-    if !in_private_resolver("a_name_that_does_not_resolve_is_unavailable_and_said_once") {
+    if !in_private_resolver("hostile::a_name_that_does_not_resolve_is_unavailable_and_said_once") {
         return;
     }
     let _dns = DnsServer::start(Dns::NoSuchName);
@@ -112,7 +112,7 @@ fn a_name_that_does_not_resolve_is_unavailable_and_said_once() {
 
 #[test]
 fn close_does_not_wait_for_a_slow_name_lookup() {
-    if !in_private_resolver("close_does_not_wait_for_a_slow_name_lookup") {
+    if !in_private_resolver("hostile::close_does_not_wait_for_a_slow_name_lookup") {
         return;
     }
     let dns = DnsServer::start(Dns::Silent);

@@ -205,7 +205,7 @@ fn a_process_stopped_longer_than_its_ttl_comes_back_under_a_new_lease() {
     let f = finder(&c);
     let (_w, lists) = watch_lists(&f, "paused");
     let child = ChildProcess::start(
-        "a_process_stopped_longer_than_its_ttl_comes_back_under_a_new_lease",
+        "services::a_process_stopped_longer_than_its_ttl_comes_back_under_a_new_lease",
         "register",
         &c.endpoints(),
     );
@@ -236,7 +236,7 @@ fn a_killed_process_is_gone_within_its_ttl() {
     let f = finder(&c);
     let (_w, lists) = watch_lists(&f, "killed");
     let child = ChildProcess::start(
-        "a_killed_process_is_gone_within_its_ttl",
+        "services::a_killed_process_is_gone_within_its_ttl",
         "register",
         &c.endpoints(),
     );
@@ -259,7 +259,7 @@ fn two_processes_see_each_others_instances() {
     let f = finder(&c);
     let mine = f.register("pair", "10.8.0.1:80", ttl(5)).unwrap();
     let child = ChildProcess::start(
-        "two_processes_see_each_others_instances",
+        "services::two_processes_see_each_others_instances",
         "register",
         &c.endpoints(),
     );
