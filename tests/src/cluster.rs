@@ -311,8 +311,32 @@ impl Cluster {
     }
 
     /// SIGSTOPs member `i`: it keeps its sockets but answers nothing (a hung member).
+    /// Returns once the member has stopped: `kill` returns before every thread of it has
+    /// (a busy machine showed a stopped member answering a status call after it), and the
+    /// kernel tells the parent when the whole process has stopped.
     pub fn stop(&self, i: usize) {
+        let Some(pid) = self.pid(i) else {
+            panic!("member {i} does not run")
+        };
+        if proc_state(pid) == Some('T') {
+            return; // stopped already: no new stop to be told of
+        }
         self.signal(i, libc::SIGSTOP);
+        let mut status = 0;
+        loop {
+            // SAFETY: a plain syscall on our own child; WUNTRACED reports its stop and
+            // reaps nothing.
+            let rc = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WUNTRACED) };
+            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
+                continue;
+            }
+            assert!(
+                rc == pid as libc::pid_t && libc::WIFSTOPPED(status),
+                "member {i} did not stop"
+            );
+            return;
+        }
     }
 
     /// SIGCONTs member `i`.
@@ -637,4 +661,11 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// The state letter of process `pid` (`R`, `S`, `T` for stopped, ...), from /proc.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
