@@ -932,6 +932,18 @@ turtle_status turtle_registration_get_state(struct turtle_registration *registra
 turtle_status turtle_registration_key(struct turtle_registration *registration, char **out);
 
 /**
+ * The id of the lease the key is bound to now (another after a re-registration) and the
+ * TTL etcd granted, in seconds (it raises one below its minimum). Each out-parameter may be
+ * NULL when not wanted. Thread-safe.
+ *
+ * # Safety
+ * `lease_id` and `ttl_s` are each NULL or writable.
+ */
+turtle_status turtle_registration_lease(struct turtle_registration *registration,
+                                        int64_t *lease_id,
+                                        uint64_t *ttl_s);
+
+/**
  * Revokes the lease (watchers see the instance go at once) and frees the handle; waits
  * for etcd's answer, about twice the finder's deadline at most (the lease then expires
  * after its TTL). NULL is a no-op; a freed handle gives TURTLE_INVALID_HANDLE.
@@ -978,6 +990,19 @@ turtle_status turtle_watch_service(struct turtle_finder *finder,
  * stays valid until `turtle_watch_free`. Idempotent.
  */
 turtle_status turtle_watch_cancel(struct turtle_watch *watch);
+
+/**
+ * The last error the watch reported (it keeps retrying after one; a change delivered
+ * since clears it): `*out_status` its status (TURTLE_OK when none) and, when `out_message`
+ * is not NULL, `*out_message` a new string the caller frees with `turtle_string_free`, or
+ * NULL when none. Thread-safe.
+ *
+ * # Safety
+ * `out_status` is NULL or writable; `out_message` is NULL or writable.
+ */
+turtle_status turtle_watch_last_error(struct turtle_watch *watch,
+                                      turtle_status *out_status,
+                                      char **out_message);
 
 /**
  * Cancels (as `turtle_watch_cancel`) and frees a watch. NULL is a no-op; a freed handle

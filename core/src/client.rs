@@ -20,9 +20,9 @@ use crate::keys::{self, check_name, Target};
 use crate::mailbox::Mailbox;
 use crate::membership;
 use crate::metrics::Metrics;
-pub use crate::options::{ReadOptions, WatchOptions};
+use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::{MemberHealth, Pool};
-use crate::registration::{self, RegisterOptions, Registration};
+use crate::registration::{self, Registration};
 use crate::retry::Op;
 
 /// An etcd v3 service-discovery client for async code. Cheap to clone; all clones share
@@ -231,10 +231,7 @@ impl Client {
 
     /// Watches service `name`; changes arrive through the returned stream.
     pub async fn watch_service(&self, name: &str, opts: WatchOptions) -> Result<WatchStream> {
-        let sink = Arc::new(StreamSink {
-            mailbox: Mailbox::new(self.config().max_queued_changes, self.recorder().clone()),
-            notify: Notify::new(),
-        });
+        let sink = self.stream_sink(&opts);
         let id = (self.start_watch(name, Target::Service, opts, sink.clone())).await?;
         Ok(WatchStream {
             rx: Receiver::new(id, sink, self.clone()),
@@ -244,14 +241,20 @@ impl Client {
     /// Watches the instances of service `name`: the full list after every change (the
     /// current list first with `opts.initial`).
     pub async fn watch_instances(&self, name: &str, opts: WatchOptions) -> Result<InstancesStream> {
-        let sink = Arc::new(StreamSink {
-            mailbox: Mailbox::new(self.config().max_queued_changes, self.recorder().clone()),
-            notify: Notify::new(),
-        });
+        let sink = self.stream_sink(&opts);
         let adapter = self.instances_sink(name, sink.clone())?;
         let id = (self.start_watch(name, Target::Instances, opts, adapter)).await?;
         Ok(InstancesStream {
             rx: Receiver::new(id, sink, self.clone()),
+        })
+    }
+
+    /// The queue of a new watch stream.
+    fn stream_sink(&self, opts: &WatchOptions) -> Arc<StreamSink> {
+        Arc::new(StreamSink {
+            mailbox: Mailbox::new(self.config().max_queued_changes, self.recorder().clone()),
+            notify: Notify::new(),
+            on_error: opts.on_error.clone(),
         })
     }
 
@@ -316,13 +319,22 @@ impl Client {
     /// `<prefix><name>/<instance id>` holding `{"Addr": addr, "Metadata": ...}`, bound to
     /// a lease kept alive in the background (on this client's tokio runtime) until the
     /// registration is closed. A lost lease is granted and written again automatically.
+    /// `opts.on_state` and `opts.on_error` are called on the runtime's task that has the
+    /// news: keep them short.
     pub async fn register(
         &self,
         name: &str,
         addr: &str,
         opts: RegisterOptions,
     ) -> Result<Registration> {
-        self.register_to(name, addr, &opts, None).await
+        let sink: Option<Arc<dyn Sink>> = match (&opts.on_state, &opts.on_error) {
+            (None, None) => None,
+            (on_state, on_error) => Some(Arc::new(Callbacks {
+                on_state: on_state.clone(),
+                on_error: on_error.clone(),
+            })),
+        };
+        self.register_to(name, addr, &opts, sink).await
     }
 
     /// [`Client::register`] whose state changes and errors go to `sink`.
@@ -368,13 +380,34 @@ impl Client {
     }
 }
 
+/// A registration's callbacks, called where its news arrive (the async client's).
+struct Callbacks {
+    on_state: Option<OnState>,
+    on_error: Option<OnError>,
+}
+
+impl Sink for Callbacks {
+    fn deliver(&self, d: Delivery) {
+        match (d, &self.on_state, &self.on_error) {
+            (Delivery::Registration(state), Some(f), _) => f(state),
+            (Delivery::Error(e), _, Some(f)) => f(&e),
+            _ => {}
+        }
+    }
+}
+
 struct StreamSink {
     mailbox: Mailbox,
     notify: Notify,
+    /// Told of errors too (they are also queued for the stream).
+    on_error: Option<OnError>,
 }
 
 impl Sink for StreamSink {
     fn deliver(&self, d: Delivery) {
+        if let (Delivery::Error(e), Some(f)) = (&d, &self.on_error) {
+            f(e);
+        }
         self.mailbox.push(d);
         self.notify.notify_one();
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::change::{value_text, Change};
-use crate::client::{Client, ReadOptions, WatchOptions};
+use crate::client::Client;
 use crate::cluster::{ClusterMember, MemberStatus};
 use crate::config::Config;
 use crate::delivery::{Delivery, Sink};
@@ -17,8 +17,9 @@ use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
 use crate::keys::Target;
+use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::MemberHealth;
-use crate::registration::{RegisterOptions, Registration};
+use crate::registration::Registration;
 use crate::runtime::RuntimeThread;
 
 /// Service lookups and watches for code that does not run tokio.
@@ -85,7 +86,8 @@ impl ServiceFinder {
         self.get_service_with(name, ReadOptions::default())
     }
 
-    /// [`ServiceFinder::get_service`] with a deadline or consistency for this call.
+    /// [`ServiceFinder::get_service`] with a deadline, consistency or interrupt check for
+    /// this call.
     pub fn get_service_with(&self, name: &str, opts: ReadOptions) -> Result<Option<String>> {
         self.get_service_bytes(name, opts)?
             .map(|v| value_text(name, v))
@@ -94,29 +96,17 @@ impl ServiceFinder {
 
     /// The raw bytes of service `name`, for values that are not UTF-8.
     pub fn get_service_bytes(&self, name: &str, opts: ReadOptions) -> Result<Option<Vec<u8>>> {
-        self.get_service_bytes_interruptible(name, opts, &|| false)
-    }
-
-    /// [`ServiceFinder::get_service_bytes`] that gives up with [`ErrorKind::Interrupted`]
-    /// when `interrupted()` returns true; it is asked every 50 ms while the call waits.
-    /// For bindings whose callers expect Ctrl-C to end a blocked call.
-    pub fn get_service_bytes_interruptible(
-        &self,
-        name: &str,
-        opts: ReadOptions,
-        interrupted: &dyn Fn() -> bool,
-    ) -> Result<Option<Vec<u8>>> {
         // A cached name is read on the caller's thread: no hand-off, no RPC, and no
         // count of a shared reference touched (which threads would fight over).
         let client = self.shared.usable()?;
         if let Some(cached) = client.cached_service(name)? {
             return Ok(cached);
         }
-        let client = client.clone();
-        let name = name.to_string();
+        let (client, name) = (client.clone(), name.to_string());
+        let interrupt = opts.interrupt.clone();
         self.shared.runtime.block_interruptible(
             async move { client.read_service(&name, opts).await },
-            interrupted,
+            interrupt.as_deref(),
         )
     }
 
@@ -135,26 +125,21 @@ impl ServiceFinder {
     /// # Ok::<(), turtle_finder::Error>(())
     /// ```
     pub fn instances(&self, name: &str) -> Result<Instances> {
-        self.instances_interruptible(name, ReadOptions::default(), &|| false)
+        self.instances_with(name, ReadOptions::default())
     }
 
-    /// [`ServiceFinder::instances`] with a deadline or consistency for this call, that
-    /// gives up with [`ErrorKind::Interrupted`] when `interrupted()` returns true.
-    pub fn instances_interruptible(
-        &self,
-        name: &str,
-        opts: ReadOptions,
-        interrupted: &dyn Fn() -> bool,
-    ) -> Result<Instances> {
+    /// [`ServiceFinder::instances`] with a deadline, consistency or interrupt check for
+    /// this call.
+    pub fn instances_with(&self, name: &str, opts: ReadOptions) -> Result<Instances> {
         let client = self.shared.usable()?;
         if let Some(cached) = client.cached_instances(name)? {
             return Ok(cached);
         }
-        let client = client.clone();
-        let name = name.to_string();
+        let (client, name) = (client.clone(), name.to_string());
+        let interrupt = opts.interrupt.clone();
         self.shared.runtime.block_interruptible(
             async move { client.read_instances(&name, opts).await },
-            interrupted,
+            interrupt.as_deref(),
         )
     }
 
@@ -164,43 +149,39 @@ impl ServiceFinder {
     where
         F: FnMut(&Instances) + Send + 'static,
     {
-        let opts = WatchOptions::initial();
-        self.watch_instances_interruptible(name, opts, callback, |_: &Error| {}, &|| false)
+        self.watch_instances_with(name, WatchOptions::initial(), callback)
     }
 
-    /// [`ServiceFinder::watch_instances`] with options (without `initial`, the first list
-    /// comes after the first change), a callback for errors, and an interrupt check of
-    /// its set-up.
-    pub fn watch_instances_interruptible<F, E>(
+    /// [`ServiceFinder::watch_instances`] with options: without `initial`, the first list
+    /// comes after the first change; errors go to `opts.on_error`.
+    pub fn watch_instances_with<F>(
         &self,
         name: &str,
         opts: WatchOptions,
-        mut on_change: F,
-        on_error: E,
-        interrupted: &dyn Fn() -> bool,
+        mut callback: F,
     ) -> Result<Watch>
     where
         F: FnMut(&Instances) + Send + 'static,
-        E: FnMut(&Error) + Send + 'static,
     {
         let each = move |d: &Delivery| {
             if let Delivery::Instances(list) = d {
-                on_change(list);
+                callback(list);
             }
         };
-        let target = (Target::Instances, opts);
-        self.watch_interruptible(name, target, each, on_error, interrupted)
+        self.watch(name, Target::Instances, opts, each)
     }
 
     /// Registers an instance of service `name` at `addr` (see [`Client::register`]): the
     /// key stays while this finder runs, kept alive on its runtime thread, until the
-    /// registration or the finder is closed.
+    /// registration or the finder is closed. `opts.on_state` and `opts.on_error` run on
+    /// the dispatcher thread.
     ///
     /// ```no_run
     /// use std::time::Duration;
     /// use turtle_finder::RegisterOptions;
     /// # let finder = turtle_finder::ServiceFinder::from_env()?;
-    /// let opts = RegisterOptions { ttl: Duration::from_secs(10), ..Default::default() };
+    /// let opts = RegisterOptions { ttl: Duration::from_secs(10), ..Default::default() }
+    ///     .on_state(|state| println!("now {}", state.as_str()));
     /// let me = finder.register("cdd", "10.0.0.1:8080", opts)?;
     /// println!("registered as {}", me.key());
     /// me.close(); // revoked: watchers see the instance go at once
@@ -208,53 +189,56 @@ impl ServiceFinder {
     /// ```
     pub fn register(&self, name: &str, addr: &str, opts: RegisterOptions) -> Result<Registration> {
         let client = self.shared.usable()?.clone();
-        let (name, addr) = (name.to_string(), addr.to_string());
-        (self.shared.runtime)
-            .block(async move { client.register_to(&name, &addr, &opts, None).await })
+        let sink = match (&opts.on_state, &opts.on_error) {
+            (None, None) => None,
+            (on_state, on_error) => Some(self.registration_slot(on_state, on_error)),
+        };
+        let interrupt = opts.interrupt.clone();
+        let (name, addr, to) = (name.to_string(), addr.to_string(), sink.clone());
+        let made = self.shared.runtime.block_interruptible(
+            async move {
+                let sink = to.map(|s| s as Arc<dyn Sink>);
+                client.register_to(&name, &addr, &opts, sink).await
+            },
+            interrupt.as_deref(),
+        );
+        if let (Err(_), Some(slot)) = (&made, sink) {
+            slot.cancel_now();
+        }
+        made
     }
 
-    /// [`ServiceFinder::register`] that calls `on_state` on the dispatcher thread when
-    /// the registration's state changes, and `on_error` with the trouble its keepalives
-    /// run into (they keep trying).
-    pub fn register_with<S, E>(
+    /// A dispatcher slot for a registration's callbacks; it lets itself go once the
+    /// registration reported it closed.
+    fn registration_slot(
         &self,
-        name: &str,
-        addr: &str,
-        opts: RegisterOptions,
-        mut on_state: S,
-        mut on_error: E,
-    ) -> Result<Registration>
-    where
-        S: FnMut(RegistrationState) + Send + 'static,
-        E: FnMut(&Error) + Send + 'static,
-    {
-        let client = self.shared.usable()?.clone();
-        // The slot lets itself go once the registration reported it closed.
+        on_state: &Option<OnState>,
+        on_error: &Option<OnError>,
+    ) -> Arc<Slot> {
         let me: Arc<OnceLock<Weak<Slot>>> = Arc::default();
         let mine = me.clone();
+        let (on_state, on_error) = (on_state.clone(), on_error.clone());
         let callback = move |d| match d {
             Delivery::Registration(state) => {
-                on_state(state);
+                if let Some(f) = &on_state {
+                    f(state);
+                }
                 let done = state == RegistrationState::Closed;
                 if let (true, Some(slot)) = (done, mine.get().and_then(Weak::upgrade)) {
                     slot.cancel_now();
                 }
             }
-            Delivery::Error(e) => on_error(&e),
+            Delivery::Error(e) => {
+                if let Some(f) = &on_error {
+                    f(&e);
+                }
+            }
             _ => {}
         };
         let slot =
             (self.shared.dispatcher).slot(Box::new(callback), self.config().max_queued_changes);
         let _ = me.set(Arc::downgrade(&slot));
-        let (name, addr, sink) = (name.to_string(), addr.to_string(), slot.clone());
-        let made = self
-            .shared
-            .runtime
-            .block(async move { client.register_to(&name, &addr, &opts, Some(sink)).await });
-        if made.is_err() {
-            slot.cancel_now();
-        }
-        made
+        slot
     }
 
     /// Calls `callback` on the dispatcher thread after every change of service `name`.
@@ -275,69 +259,44 @@ impl ServiceFinder {
     where
         F: FnMut(&Change) + Send + 'static,
     {
-        self.watch_service_with(name, WatchOptions::default(), callback, |_: &Error| {})
+        self.watch_service_with(name, WatchOptions::default(), callback)
     }
 
-    /// [`ServiceFinder::watch_service`] with options and a callback for errors, which runs
-    /// on the dispatcher thread too.
-    pub fn watch_service_with<F, E>(
+    /// [`ServiceFinder::watch_service`] with options: the current value first, a deadline
+    /// or interrupt check of the set-up, and a callback for errors, which runs on the
+    /// dispatcher thread too.
+    pub fn watch_service_with<F>(
         &self,
         name: &str,
         opts: WatchOptions,
-        on_change: F,
-        on_error: E,
+        mut callback: F,
     ) -> Result<Watch>
     where
         F: FnMut(&Change) + Send + 'static,
-        E: FnMut(&Error) + Send + 'static,
-    {
-        self.watch_service_interruptible(name, opts, on_change, on_error, &|| false)
-    }
-
-    /// [`ServiceFinder::watch_service_with`] whose set-up (the initial read) gives up with
-    /// [`ErrorKind::Interrupted`] when `interrupted()` returns true, as
-    /// [`ServiceFinder::get_service_bytes_interruptible`] does.
-    pub fn watch_service_interruptible<F, E>(
-        &self,
-        name: &str,
-        opts: WatchOptions,
-        mut on_change: F,
-        on_error: E,
-        interrupted: &dyn Fn() -> bool,
-    ) -> Result<Watch>
-    where
-        F: FnMut(&Change) + Send + 'static,
-        E: FnMut(&Error) + Send + 'static,
     {
         let each = move |d: &Delivery| {
             if let Delivery::Change(c) = d {
-                on_change(c);
+                callback(c);
             }
         };
-        self.watch_interruptible(name, (Target::Service, opts), each, on_error, interrupted)
+        self.watch(name, Target::Service, opts, each)
     }
 
     /// A watch of `target` whose deliveries go to `each` on the dispatcher thread (and
-    /// its errors to `on_error`, and into [`Watch::last_error`]).
-    fn watch_interruptible<F, E>(
-        &self,
-        name: &str,
-        (target, opts): (Target, WatchOptions),
-        mut each: F,
-        mut on_error: E,
-        interrupted: &dyn Fn() -> bool,
-    ) -> Result<Watch>
+    /// its errors to `opts.on_error`, and into [`Watch::last_error`]).
+    fn watch<F>(&self, name: &str, target: Target, opts: WatchOptions, mut each: F) -> Result<Watch>
     where
         F: FnMut(&Delivery) + Send + 'static,
-        E: FnMut(&Error) + Send + 'static,
     {
         let client = self.shared.usable()?.clone();
         let last_error: Arc<Mutex<Option<Error>>> = Arc::default();
-        let last = last_error.clone();
+        let (last, on_error) = (last_error.clone(), opts.on_error.clone());
         let callback = move |d| match d {
             Delivery::Error(e) => {
                 *last.lock() = Some(e.clone());
-                on_error(&e);
+                if let Some(f) = &on_error {
+                    f(&e);
+                }
             }
             d => {
                 last.lock().take(); // changes flow again: the watch recovered
@@ -350,10 +309,10 @@ impl ServiceFinder {
             Target::Service => slot.clone(),
             Target::Instances => client.instances_sink(name, slot.clone())?,
         };
-        let name = name.to_string();
+        let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
         let started = self.shared.runtime.block_interruptible(
             async move { client.start_watch(&name, target, opts, sink).await },
-            interrupted,
+            interrupt.as_deref(),
         );
         let id = match started {
             Ok(id) => id,
@@ -362,6 +321,16 @@ impl ServiceFinder {
                 return Err(e);
             }
         };
+        self.started(id, slot, last_error)
+    }
+
+    /// Keeps a watch that started, unless the finder closed meanwhile.
+    fn started(
+        &self,
+        id: i64,
+        slot: Arc<Slot>,
+        last_error: Arc<Mutex<Option<Error>>>,
+    ) -> Result<Watch> {
         self.shared.watches.lock().insert(id, slot.clone());
         if self.shared.closed.load(Ordering::SeqCst) {
             // close() ran meanwhile and did not see this watch.

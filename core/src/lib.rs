@@ -50,7 +50,7 @@ mod settings;
 mod waits;
 
 pub use change::{value_text, Change, ChangeKind};
-pub use client::{Client, InstancesStream, ReadOptions, WatchOptions, WatchStream};
+pub use client::{Client, InstancesStream, WatchStream};
 pub use cluster::{ClusterMember, MemberStatus};
 pub use config::{
     Config, Consistency, CA_FILE_ENV, CERT_FILE_ENV, DISCOVERY_SRV_ENV, KEY_FILE_ENV, MAX_DURATION,
@@ -61,8 +61,9 @@ pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use keys::MAX_NAME_BYTES;
+pub use options::{Interrupt, OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 pub use pool::MemberHealth;
-pub use registration::{RegisterOptions, Registration, DEFAULT_TTL};
+pub use registration::{Registration, DEFAULT_TTL};
 /// The table of settings and their defaults (see [`settings::SETTINGS`]).
 pub mod settings_table {
     pub use crate::settings::{

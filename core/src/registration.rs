@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use serde_json::Value;
 use tokio::sync::{oneshot, Notify};
 
 use crate::config::MAX_DURATION;
@@ -14,36 +13,13 @@ use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, Result};
 use crate::instance::{entry_value, RegistrationState};
 use crate::keys::{check_name, MAX_NAME_BYTES};
+use crate::options::RegisterOptions;
 use crate::pool::{backoff, Pool};
 use crate::retry::Op;
 use crate::session::{pause_or_stop, Session, Trouble};
 
 /// The default time to live of a registration's lease.
 pub const DEFAULT_TTL: Duration = crate::settings::REGISTRATION_TTL;
-
-/// Options of a registration (`Client::register`, `ServiceFinder::register`).
-#[derive(Debug, Clone)]
-pub struct RegisterOptions {
-    /// The lease's time to live, in whole seconds from 1 s to a year (default 10 s). The
-    /// lease is kept alive every third of it; etcd raises a TTL below its own minimum
-    /// (2 s with its default election timeout): [`Registration::ttl`] says what it granted.
-    pub ttl: Duration,
-    /// JSON stored with the address (`null` when not given).
-    pub metadata: Value,
-    /// The last segment of the key; the address when `None`, as etcd's Go endpoints
-    /// manager does.
-    pub instance_id: Option<String>,
-}
-
-impl Default for RegisterOptions {
-    fn default() -> Self {
-        RegisterOptions {
-            ttl: DEFAULT_TTL,
-            metadata: Value::Null,
-            instance_id: None,
-        }
-    }
-}
 
 /// What one registration writes, checked.
 pub(crate) struct Spec {

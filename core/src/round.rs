@@ -237,6 +237,9 @@ impl Round {
     }
 }
 
+/// One member's answer to one attempt.
+type Answer<T> = (Arc<Member>, std::result::Result<T, etcd_client::Error>);
+
 /// One call on one member, given up after `silence` when set. With auth on, a token is
 /// obtained first when there is none, and a call refused for its token (expired, or lost
 /// by a restarted etcd) is made once more with a fresh one.
@@ -245,16 +248,33 @@ async fn attempt<T, F, Fut>(
     silence: Option<Duration>,
     m: Arc<Member>,
     call: &F,
-) -> (Arc<Member>, std::result::Result<T, etcd_client::Error>)
+) -> Answer<T>
 where
     F: Fn(Arc<Member>) -> Fut,
     Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
 {
-    let Some(limit) = silence else {
-        return authorized(auth, m, call).await;
+    let answer = async {
+        let Some(auth) = auth else {
+            return call(m.clone()).await;
+        };
+        let stale = auth.token();
+        if stale.is_none() {
+            auth.renew(&mut m.auth.clone(), &stale).await?;
+        }
+        let stale = auth.token();
+        match call(m.clone()).await {
+            Err(e) if token_refused(&e) => {
+                auth.renew(&mut m.auth.clone(), &stale).await?;
+                call(m.clone()).await
+            }
+            r => r,
+        }
     };
-    match timeout(limit, authorized(auth, m.clone(), call)).await {
-        Ok(answer) => answer,
+    let Some(limit) = silence else {
+        return (m.clone(), answer.await);
+    };
+    match timeout(limit, answer).await {
+        Ok(answer) => (m, answer),
         Err(_) => {
             let silent = std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -262,39 +282,6 @@ where
             );
             (m, Err(etcd_client::Error::IoError(silent)))
         }
-    }
-}
-
-/// [`attempt`] with the token taken care of.
-async fn authorized<T, F, Fut>(
-    auth: Option<&Auth>,
-    m: Arc<Member>,
-    call: &F,
-) -> (Arc<Member>, std::result::Result<T, etcd_client::Error>)
-where
-    F: Fn(Arc<Member>) -> Fut,
-    Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
-{
-    let Some(auth) = auth else {
-        let r = call(m.clone()).await;
-        return (m, r);
-    };
-    let stale = auth.token();
-    if stale.is_none() {
-        if let Err(e) = auth.renew(&mut m.auth.clone(), &stale).await {
-            return (m, Err(e));
-        }
-    }
-    let stale = auth.token();
-    match call(m.clone()).await {
-        Err(e) if token_refused(&e) => match auth.renew(&mut m.auth.clone(), &stale).await {
-            Ok(()) => {
-                let again = call(m.clone()).await;
-                (m, again)
-            }
-            Err(renewing) => (m, Err(renewing)),
-        },
-        r => (m, r),
     }
 }
 

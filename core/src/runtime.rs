@@ -173,7 +173,7 @@ impl RuntimeThread {
         T: Send + 'static,
         F: Future<Output = Result<T>> + Send + 'static,
     {
-        self.block_interruptible(fut, &|| false)
+        self.block_interruptible(fut, None)
     }
 
     /// [`RuntimeThread::block`] that also gives up when `interrupted()` returns true; it is
@@ -183,7 +183,7 @@ impl RuntimeThread {
     pub(crate) fn block_interruptible<T, F>(
         &self,
         fut: F,
-        interrupted: &dyn Fn() -> bool,
+        interrupted: Option<&(dyn Fn() -> bool + Send + Sync)>,
     ) -> Result<T>
     where
         T: Send + 'static,
@@ -211,7 +211,7 @@ impl RuntimeThread {
             drop(lease);
             match step {
                 Some(r) => return r,
-                None if interrupted() => {
+                None if interrupted.is_some_and(|f| f()) => {
                     return Err(Error::new(ErrorKind::Interrupted, "interrupted"))
                 }
                 None => {}
@@ -220,7 +220,11 @@ impl RuntimeThread {
     }
 
     /// A call from inside another runtime: the work runs as a task of this one.
-    fn spawned<T, F>(&self, fut: F, interrupted: &dyn Fn() -> bool) -> Result<T>
+    fn spawned<T, F>(
+        &self,
+        fut: F,
+        interrupted: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: Future<Output = Result<T>> + Send + 'static,
@@ -236,7 +240,9 @@ impl RuntimeThread {
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                     return Err(Error::closed())
                 }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) if interrupted() => {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                    if interrupted.is_some_and(|f| f()) =>
+                {
                     task.abort();
                     return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
                 }

@@ -146,7 +146,7 @@ fn lookup(
     let f = FINDERS.get(finder, "finder")?;
     let opts = ReadOptions {
         deadline: deadline_of(deadline_ms),
-        consistency: None,
+        ..ReadOptions::default()
     };
     Ok(f.get_service_bytes(name, opts)?)
 }

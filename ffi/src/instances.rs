@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
-use ::turtle_finder::{Instances, ReadOptions, ServiceFinder};
+use ::turtle_finder::{Instances, ReadOptions, ServiceFinder, WatchOptions};
 
 use crate::boundary::{arg_out, arg_str, guard};
 use crate::finder::{deadline_of, turtle_finder, FINDERS};
@@ -118,9 +118,9 @@ pub unsafe extern "C" fn turtle_get_instances(
         let f = FINDERS.get(finder, "finder")?;
         let opts = ReadOptions {
             deadline: deadline_of(deadline_ms),
-            consistency: None,
+            ..ReadOptions::default()
         };
-        let list = f.instances_interruptible(name, opts, &|| false)?;
+        let list = f.instances_with(name, opts)?;
         *out = Box::into_raw(owned(&list)).cast();
         Ok(())
     })
@@ -169,15 +169,15 @@ pub unsafe extern "C" fn turtle_watch_instances(
     let start =
         |f: &ServiceFinder,
          name: &str,
-         opts,
+         opts: WatchOptions,
          on_change: unsafe extern "C" fn(*mut c_void, *const turtle_instances)| {
-            let error = error_callback(on_error, data.clone());
+            let opts = opts.on_error(error_callback(on_error, data.clone()));
             let each = move |list: &Instances| {
                 let view = owned(list);
                 // SAFETY: the caller's callback with its own user_data; `view` outlives the call.
                 unsafe { on_change(data.ptr, &view.view) };
             };
-            f.watch_instances_interruptible(name, opts, each, error, &|| false)
+            f.watch_instances_with(name, opts, each)
         };
     // SAFETY: caller contract.
     guard(move || unsafe { make_watch(finder, name, flags, on_change, out, start) })

@@ -83,6 +83,7 @@ unsafe fn register_options(
         },
         metadata,
         instance_id,
+        ..RegisterOptions::default()
     })
 }
 
@@ -127,15 +128,15 @@ pub unsafe extern "C" fn turtle_register(
             )
         };
         // SAFETY: caller contract.
-        let opts = unsafe { register_options(ttl_s, metadata_json, instance_id) }?;
-        let error = error_callback(on_error, data.clone());
-        let state = move |s: RegistrationState| {
-            if let Some(cb) = on_state {
-                // SAFETY: the caller's callback with its own user_data.
-                unsafe { cb(data.ptr, state_of(s)) };
-            }
-        };
-        *out = REGISTRATIONS.insert(f.register_with(name, addr, opts, state, error)?);
+        let opts = unsafe { register_options(ttl_s, metadata_json, instance_id) }?
+            .on_error(error_callback(on_error, data.clone()))
+            .on_state(move |s: RegistrationState| {
+                if let Some(cb) = on_state {
+                    // SAFETY: the caller's callback with its own user_data.
+                    unsafe { cb(data.ptr, state_of(s)) };
+                }
+            });
+        *out = REGISTRATIONS.insert(f.register(name, addr, opts)?);
         Ok(())
     })
 }
@@ -175,6 +176,33 @@ pub unsafe extern "C" fn turtle_registration_key(
             .key()
             .to_string();
         *out = c_string(&key).into_raw();
+        Ok(())
+    })
+}
+
+/// The id of the lease the key is bound to now (another after a re-registration) and the
+/// TTL etcd granted, in seconds (it raises one below its minimum). Each out-parameter may be
+/// NULL when not wanted. Thread-safe.
+///
+/// # Safety
+/// `lease_id` and `ttl_s` are each NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_registration_lease(
+    registration: *mut turtle_registration,
+    lease_id: *mut i64,
+    ttl_s: *mut u64,
+) -> turtle_status {
+    guard(|| {
+        let reg = REGISTRATIONS.get(registration, "registration")?;
+        // SAFETY: caller contract: NULL or writable.
+        unsafe {
+            if let Some(out) = lease_id.as_mut() {
+                *out = reg.lease_id();
+            }
+            if let Some(out) = ttl_s.as_mut() {
+                *out = reg.ttl().as_secs();
+            }
+        }
         Ok(())
     })
 }

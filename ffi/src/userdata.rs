@@ -45,7 +45,7 @@ impl Drop for UserData {
 pub(crate) fn error_callback(
     on_error: turtle_error_cb,
     data: Arc<UserData>,
-) -> impl FnMut(&Error) + Send {
+) -> impl Fn(&Error) + Send + Sync + 'static {
     move |e: &Error| {
         if let Some(cb) = on_error {
             let msg = c_string(&e.to_string());

@@ -104,19 +104,8 @@ pub(crate) fn options(flags: u32) -> Result<WatchOptions, FfiError> {
     }
     Ok(WatchOptions {
         initial: flags & TURTLE_WATCH_INITIAL != 0,
-        deadline: None,
+        ..WatchOptions::default()
     })
-}
-
-/// The core's callbacks of a watch: each calls the caller's with its `user_data`, which
-/// both share; it is released once both are dropped.
-fn callbacks(
-    on_change: unsafe extern "C" fn(*mut c_void, *const turtle_change),
-    on_error: turtle_error_cb,
-    data: Arc<UserData>,
-) -> (impl FnMut(&Change) + Send, impl FnMut(&Error) + Send) {
-    let error = error_callback(on_error, data.clone());
-    (move |c: &Change| deliver(on_change, &data, c), error)
 }
 
 /// Watches service `name`: `on_change` runs on the finder's dispatcher thread after every
@@ -143,9 +132,10 @@ pub unsafe extern "C" fn turtle_watch_service(
         ptr: user_data,
         release,
     });
-    let start = |f: &ServiceFinder, name: &str, opts, on_change| {
-        let (change, error) = callbacks(on_change, on_error, data);
-        f.watch_service_with(name, opts, change, error)
+    // Both callbacks share `user_data`: it is released once both are dropped.
+    let start = |f: &ServiceFinder, name: &str, opts: WatchOptions, on_change| {
+        let opts = opts.on_error(error_callback(on_error, data.clone()));
+        f.watch_service_with(name, opts, move |c: &Change| deliver(on_change, &data, c))
     };
     // SAFETY: caller contract.
     guard(move || unsafe { make_watch(finder, name, flags, on_change, out, start) })
@@ -183,6 +173,36 @@ pub(crate) unsafe fn make_watch<C>(
 pub extern "C" fn turtle_watch_cancel(watch: *mut turtle_watch) -> turtle_status {
     guard(|| {
         WATCHES.get(watch, "watch")?.cancel();
+        Ok(())
+    })
+}
+
+/// The last error the watch reported (it keeps retrying after one; a change delivered
+/// since clears it): `*out_status` its status (TURTLE_OK when none) and, when `out_message`
+/// is not NULL, `*out_message` a new string the caller frees with `turtle_string_free`, or
+/// NULL when none. Thread-safe.
+///
+/// # Safety
+/// `out_status` is NULL or writable; `out_message` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_watch_last_error(
+    watch: *mut turtle_watch,
+    out_status: *mut turtle_status,
+    out_message: *mut *mut c_char,
+) -> turtle_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let status = unsafe { arg_out(out_status, "out_status") }?;
+        let last = WATCHES.get(watch, "watch")?.last_error();
+        *status = last
+            .as_ref()
+            .map_or(turtle_status::TURTLE_OK, |e| turtle_status::of(e.kind()));
+        // SAFETY: caller contract: NULL or writable.
+        if let Some(out) = unsafe { out_message.as_mut() } {
+            *out = last.map_or(std::ptr::null_mut(), |e| {
+                c_string(&e.to_string()).into_raw()
+            });
+        }
         Ok(())
     })
 }

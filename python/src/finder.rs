@@ -9,7 +9,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use turtle_finder::{
-    Config, Consistency, Error, ErrorKind, ReadOptions, RegisterOptions, WatchOptions,
+    Config, Consistency, Error, ErrorKind, Interrupt, ReadOptions, RegisterOptions, WatchOptions,
 };
 
 use crate::errors::{to_py, IntoPy};
@@ -298,29 +298,32 @@ impl ServiceFinder {
 
     /// The value of service `name` as text, or None when absent. Blocks at most `timeout`
     /// seconds (default: the finder's); the GIL is released meanwhile and Ctrl-C ends it.
-    #[pyo3(signature = (name, *, timeout=None))]
+    /// `serializable` overrides the finder's read consistency for this call.
+    #[pyo3(signature = (name, *, timeout=None, serializable=None))]
     fn get_service(
         &self,
         py: Python<'_>,
         name: &str,
         timeout: Option<f64>,
+        serializable: Option<bool>,
     ) -> PyResult<Option<String>> {
-        match self.lookup(py, name, timeout)? {
+        match self.lookup(py, name, timeout, serializable)? {
             None => Ok(None),
             Some(v) => turtle_finder::value_text(name, v).map(Some).py(py),
         }
     }
 
     /// The value of service `name` as bytes, or None when absent.
-    #[pyo3(signature = (name, *, timeout=None))]
+    #[pyo3(signature = (name, *, timeout=None, serializable=None))]
     fn get_service_bytes<'py>(
         &self,
         py: Python<'py>,
         name: &str,
         timeout: Option<f64>,
+        serializable: Option<bool>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         Ok(self
-            .lookup(py, name, timeout)?
+            .lookup(py, name, timeout, serializable)?
             .map(|v| PyBytes::new(py, &v)))
     }
 
@@ -345,54 +348,73 @@ impl ServiceFinder {
         let (callback, on_error) = watch::callables(callback, on_error)?;
         let owner = Arc::new(Owner::default());
         let on_change = watch::on_change(callback, changes, owner.clone());
-        let on_error = watch::on_error(on_error);
         let opts = WatchOptions {
             initial,
-            deadline: None,
-        };
+            ..WatchOptions::default()
+        }
+        .on_error(watch::on_error(on_error));
         let finder = &self.inner;
-        let watch = interruptible(py, |interrupted| {
-            finder.watch_service_interruptible(name, opts, on_change, on_error, interrupted)
+        let watch = interruptible(py, |interrupt| {
+            let opts = WatchOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.watch_service_with(name, opts, on_change)
         })?;
         Ok(Watch::started(watch, &owner))
     }
 
     /// The registered instances of service `name` (the entries under `<prefix><name>/`),
-    /// ordered by id. Blocks at most `timeout` seconds; Ctrl-C ends it.
-    #[pyo3(signature = (name, *, timeout=None))]
-    fn instances(&self, py: Python<'_>, name: &str, timeout: Option<f64>) -> PyResult<Instances> {
-        let deadline = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
-        let opts = ReadOptions {
-            deadline,
-            consistency: None,
-        };
+    /// ordered by id. Blocks at most `timeout` seconds; Ctrl-C ends it. `serializable`
+    /// overrides the finder's read consistency for this call.
+    #[pyo3(signature = (name, *, timeout=None, serializable=None))]
+    fn instances(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        timeout: Option<f64>,
+        serializable: Option<bool>,
+    ) -> PyResult<Instances> {
+        let opts = read_options(timeout, serializable).py(py)?;
         let finder = &self.inner;
-        let list = interruptible(py, |interrupted| {
-            finder.instances_interruptible(name, opts, interrupted)
+        let list = interruptible(py, |interrupt| {
+            let opts = ReadOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.instances_with(name, opts)
         })?;
         Ok(Instances::new(list))
     }
 
     /// Calls `callback(instances)` on the finder's dispatcher thread with the full list of
-    /// service `name`'s instances: the current one first, then after every change.
-    /// `on_error(exc)` hears of trouble the watch keeps retrying through. As
-    /// `watch_service`, the watch lives until cancelled or the finder closes.
-    #[pyo3(signature = (name, callback, *, on_error=None))]
+    /// service `name`'s instances: the current one first (unless `initial=False`), then
+    /// after every change. `on_error(exc)` hears of trouble the watch keeps retrying
+    /// through. As `watch_service`, the watch lives until cancelled or the finder closes.
+    #[pyo3(signature = (name, callback, *, initial=true, on_error=None))]
     fn watch_instances(
         &self,
         py: Python<'_>,
         name: &str,
         callback: Bound<'_, PyAny>,
+        initial: bool,
         on_error: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Watch> {
         let (callback, on_error) = watch::callables(callback, on_error)?;
         let owner = Arc::new(Owner::default());
         let each = watch::on_instances(callback, owner.clone());
-        let on_error = watch::on_error(on_error);
+        let opts = WatchOptions {
+            initial,
+            ..WatchOptions::default()
+        }
+        .on_error(watch::on_error(on_error));
         let finder = &self.inner;
-        let watch = interruptible(py, |interrupted| {
-            let opts = WatchOptions::initial();
-            finder.watch_instances_interruptible(name, opts, each, on_error, interrupted)
+        let watch = interruptible(py, |interrupt| {
+            let opts = WatchOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.watch_instances_with(name, opts, each)
         })?;
         Ok(Watch::started(watch, &owner))
     }
@@ -424,17 +446,18 @@ impl ServiceFinder {
             None => serde_json::Value::Null,
             Some(m) => json_of(py, &m)?,
         };
+        let (on_state, on_error) = watch::optional_callables(on_state, on_error)?;
         let opts = RegisterOptions {
             ttl,
             metadata,
             instance_id,
-        };
-        let (on_state, on_error) = watch::optional_callables(on_state, on_error)?;
-        let state = watch::on_state(on_state);
-        let on_error = watch::on_error(on_error);
+            ..RegisterOptions::default()
+        }
+        .on_state(watch::on_state(on_state))
+        .on_error(watch::on_error(on_error));
         let finder = self.inner.clone();
         let (name, addr) = (name.to_string(), addr.to_string());
-        let reg = py.detach(move || finder.register_with(&name, &addr, opts, state, on_error));
+        let reg = py.detach(move || finder.register(&name, &addr, opts));
         Ok(Registration::new(reg.py(py)?))
     }
 
@@ -531,17 +554,32 @@ impl ServiceFinder {
         py: Python<'_>,
         name: &str,
         timeout: Option<f64>,
+        serializable: Option<bool>,
     ) -> PyResult<Option<Vec<u8>>> {
-        let deadline = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
-        let opts = ReadOptions {
-            deadline,
-            consistency: None,
-        };
+        let opts = read_options(timeout, serializable).py(py)?;
         let finder = &self.inner;
-        interruptible(py, |interrupted| {
-            finder.get_service_bytes_interruptible(name, opts, interrupted)
+        interruptible(py, |interrupt| {
+            let opts = ReadOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.get_service_bytes(name, opts)
         })
     }
+}
+
+/// The options of one read: its deadline and consistency, when given.
+fn read_options(timeout: Option<f64>, serializable: Option<bool>) -> Result<ReadOptions, Error> {
+    let deadline = timeout.map(|t| seconds("timeout", t)).transpose()?;
+    let consistency = serializable.map(|s| match s {
+        true => Consistency::Serializable,
+        false => Consistency::Linearizable,
+    });
+    Ok(ReadOptions {
+        deadline,
+        consistency,
+        ..ReadOptions::default()
+    })
 }
 
 /// Runs a blocking call detached from the interpreter, with Python's signal handlers run
@@ -549,19 +587,20 @@ impl ServiceFinder {
 /// that exception is what the caller gets.
 fn interruptible<T: Send>(
     py: Python<'_>,
-    call: impl FnOnce(&dyn Fn() -> bool) -> Result<T, Error> + Send,
+    call: impl FnOnce(Interrupt) -> Result<T, Error> + Send,
 ) -> PyResult<T> {
-    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-    let interrupted = || {
+    let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    let said = raised.clone();
+    let interrupt: Interrupt = Arc::new(move || {
         Python::attach(|py| match py.check_signals() {
             Ok(()) => false,
             Err(e) => {
-                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                *said.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 true
             }
         })
-    };
-    match py.detach(|| call(&interrupted)) {
+    });
+    match py.detach(|| call(interrupt)) {
         Err(e) if e.kind() == ErrorKind::Interrupted => Err(raised
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -74,7 +74,7 @@ pub(crate) fn optional_callables(
 /// The core's registration-state callback for `on_state(state)`, if given.
 pub(crate) fn on_state(
     handler: Option<Py<PyAny>>,
-) -> impl FnMut(turtle_finder::RegistrationState) + Send + 'static {
+) -> impl Fn(turtle_finder::RegistrationState) + Send + Sync + 'static {
     move |state| {
         let Some(handler) = &handler else { return };
         Python::try_attach(|py| {
@@ -138,7 +138,7 @@ pub(crate) fn on_instances(
 /// The core's error callback for `on_error(exc)`, if given.
 pub(crate) fn on_error(
     handler: Option<Py<PyAny>>,
-) -> impl FnMut(&turtle_finder::Error) + Send + 'static {
+) -> impl Fn(&turtle_finder::Error) + Send + Sync + 'static {
     move |e| {
         let Some(handler) = &handler else { return };
         Python::try_attach(|py| {

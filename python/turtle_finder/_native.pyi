@@ -166,8 +166,12 @@ class ServiceFinder:
         metrics: bool | None = None,
         metrics_addr: str | None = None,
     ) -> None: ...
-    def get_service(self, name: str, *, timeout: float | None = None) -> str | None: ...
-    def get_service_bytes(self, name: str, *, timeout: float | None = None) -> bytes | None: ...
+    def get_service(
+        self, name: str, *, timeout: float | None = None, serializable: bool | None = None
+    ) -> str | None: ...
+    def get_service_bytes(
+        self, name: str, *, timeout: float | None = None, serializable: bool | None = None
+    ) -> bytes | None: ...
     def watch_service(
         self,
         name: str,
@@ -177,12 +181,15 @@ class ServiceFinder:
         changes: bool = False,
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
-    def instances(self, name: str, *, timeout: float | None = None) -> Instances: ...
+    def instances(
+        self, name: str, *, timeout: float | None = None, serializable: bool | None = None
+    ) -> Instances: ...
     def watch_instances(
         self,
         name: str,
         callback: Callable[[Instances], object],
         *,
+        initial: bool = True,
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
     def register(

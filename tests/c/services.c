@@ -66,6 +66,19 @@ int main(void) {
   OK(turtle_registration_key(r, &key));
   CHECK(strcmp(key, "/services/c-web/10.0.0.7:80") == 0);
   turtle_string_free(key);
+  /* Its lease and the TTL etcd granted; either out-parameter may be NULL. */
+  int64_t lease = 0;
+  uint64_t granted = 0;
+  OK(turtle_registration_lease(r, &lease, &granted));
+  CHECK(lease > 0 && granted == 5);
+  OK(turtle_registration_lease(r, NULL, NULL));
+  /* A watch that had no trouble has no last error. */
+  turtle_status last = TURTLE_INTERNAL;
+  char *message = key; /* not NULL: the call must write it */
+  OK(turtle_watch_last_error(w, &last, &message));
+  CHECK(last == TURTLE_OK && message == NULL);
+  OK(turtle_watch_last_error(w, &last, NULL));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_watch_last_error(w, NULL, NULL));
   counter_wait(&seen.lists, 2);
   CHECK(last_len(&seen) == 1 && strcmp(seen.last_addr, "10.0.0.7:80") == 0);
   CHECK(strcmp(seen.last_meta, "{\"zone\":\"c\"}") == 0);
@@ -81,6 +94,7 @@ int main(void) {
   counter_wait(&seen.lists, 3);
   CHECK(last_len(&seen) == 0);
   EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_registration_free(r));
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_registration_lease(r, &lease, &granted));
 
   /* Entries written by hand: Go's older form read, a malformed one reported. */
   etcdctl_put("/services/c-web/old", "{\"Op\":0,\"Addr\":\"10.0.0.8:80\"}");

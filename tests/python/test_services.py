@@ -67,6 +67,20 @@ def test_register_list_watch_and_revoke(cluster: Cluster) -> None:
     b.close()
 
 
+def test_a_watch_without_the_initial_list_and_reads_of_either_consistency(cluster: Cluster) -> None:
+    with tf.ServiceFinder(cluster.endpoints) as sf:
+        lists = Lists()
+        sf.watch_instances("py-later", lists, initial=False)
+        with sf.register("py-later", "10.0.0.4:80", ttl=5):
+            first = lists.until(lambda x: True)
+            assert first.kind == "put" and addrs(first) == ["10.0.0.4:80"], "no initial list first"
+            for serializable in (None, False, True):
+                assert addrs(sf.instances("py-later", serializable=serializable)) == ["10.0.0.4:80"]
+        cluster.put("/services/py-either", "v")
+        assert sf.get_service_bytes("py-either", serializable=False) == b"v"
+        assert sf.get_service("py-absent", serializable=True) is None
+
+
 def test_go_format_entries_and_malformed_ones(cluster: Cluster) -> None:
     eps = f"--endpoints={','.join(cluster.endpoints)}"
     for key, value in [

@@ -214,9 +214,8 @@ fn a_watch_on_a_member_that_lost_its_leader_reports_and_recovers() {
     let _w = f
         .watch_service_with(
             "lonely",
-            turtle_finder::WatchOptions::default(),
-            move |ch| tx.send(ch.clone()).unwrap(),
-            move |e| etx.send(e.clone()).unwrap(),
+            turtle_finder::WatchOptions::default().on_error(move |e| etx.send(e.clone()).unwrap()),
+            move |ch: &Change| tx.send(ch.clone()).unwrap(),
         )
         .unwrap();
     let r0 = c.put_via(0, "/services/lonely", "0");

@@ -33,9 +33,9 @@ fn watch_all(f: &ServiceFinder, name: &str) -> (turtle_finder::Watch, Receiver<S
     let w = f
         .watch_service_with(
             name,
-            Default::default(),
+            turtle_finder::WatchOptions::default()
+                .on_error(move |_: &Error| tx2.send(Seen::Error).unwrap()),
             move |c: &Change| tx.send(Seen::Change(c.clone())).unwrap(),
-            move |_: &Error| tx2.send(Seen::Error).unwrap(),
         )
         .unwrap();
     (w, rx)

@@ -38,8 +38,8 @@ fn present_absent_unicode_and_the_seeds_value() {
     );
 
     let serializable = ReadOptions {
-        deadline: None,
         consistency: Some(Consistency::Serializable),
+        ..ReadOptions::default()
     };
     assert_eq!(
         f.get_service_with("cdd", serializable).unwrap().as_deref(),

@@ -235,9 +235,9 @@ fn expiring_tokens_are_renewed_without_the_caller_noticing() {
     let _w2 = f
         .watch_service_with(
             "ttl2",
-            Default::default(),
+            turtle_finder::WatchOptions::default()
+                .on_error(|e: &turtle_finder::Error| panic!("the watch reported {e}")),
             move |ch: &turtle_finder::Change| tx2.send(ch.revision).unwrap(),
-            |e: &turtle_finder::Error| panic!("the watch reported {e}"),
         )
         .unwrap();
     let r1 = c.put_via(0, "/services/ttl", "after");
@@ -255,15 +255,15 @@ fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
     let (states, errors) = (unbounded(), unbounded());
     let (to_states, to_errors) = (states.0, errors.0);
     let reg = f
-        .register_with(
+        .register(
             "authed",
             "10.1.0.1:80",
             RegisterOptions {
                 ttl: Duration::from_secs(3),
                 ..Default::default()
-            },
-            move |s| to_states.send(s).unwrap(),
-            move |e| to_errors.send(e.to_string()).unwrap(),
+            }
+            .on_state(move |s| to_states.send(s).unwrap())
+            .on_error(move |e| to_errors.send(e.to_string()).unwrap()),
         )
         .unwrap();
     // Keepalives run on; the token expires between the writes that need it.

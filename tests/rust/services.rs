@@ -161,7 +161,7 @@ fn a_registration_outlives_a_killed_and_a_hung_member() {
         // Three TTLs: every keepalive in that time goes to another member.
         let end = Instant::now() + reg.ttl() * 3;
         while Instant::now() < end {
-            let list = f.instances_interruptible("steady", ReadOptions::default(), &|| false);
+            let list = f.instances_with("steady", ReadOptions::default());
             assert_eq!(addrs(&list.unwrap()), ["10.1.0.1:80"], "after {fault}");
             std::thread::sleep(Duration::from_millis(200)); // sampling, not waiting
         }
@@ -184,12 +184,12 @@ fn a_registration_outlives_a_killed_and_a_hung_member() {
 fn child_registers(name: &str) {
     let f = ServiceFinder::from_env().unwrap();
     let reg = f
-        .register_with(
+        .register(
             name,
             &format!("10.9.0.{}:80", std::process::id() % 250),
-            ttl(2),
-            |s| println!("child: state {}", s.as_str()),
-            |e| println!("child: error {e}"),
+            ttl(2)
+                .on_state(|s| println!("child: state {}", s.as_str()))
+                .on_error(|e| println!("child: error {e}")),
         )
         .unwrap();
     println!("child: registered {}", reg.key());
@@ -399,14 +399,21 @@ fn the_async_client_registers_lists_and_streams_instances() {
             .unwrap()
     };
     assert!(next(&mut stream).instances.is_empty());
+    // The async client tells a registration's states too (on its runtime).
+    let (to_states, states) = unbounded();
+    let opts = ttl(5).on_state(move |s| to_states.send(s).unwrap());
     let reg = rt
-        .block_on(client.register("async-web", "10.5.0.1:80", ttl(5)))
+        .block_on(client.register("async-web", "10.5.0.1:80", opts))
         .unwrap();
     assert_eq!(addrs(&next(&mut stream)), ["10.5.0.1:80"]);
     let listed = rt.block_on(client.instances("async-web")).unwrap();
     assert_eq!(addrs(&listed), ["10.5.0.1:80"]);
     rt.block_on(reg.close_async());
     assert_eq!(reg.state(), RegistrationState::Closed);
+    assert_eq!(
+        states.recv_timeout(WAIT).unwrap(),
+        RegistrationState::Closed
+    );
     assert!(next(&mut stream).instances.is_empty(), "revoked at once");
     stream.cancel();
     assert!(rt.block_on(stream.next()).is_none());

@@ -121,14 +121,14 @@ fn waiting_lookup(
 ) -> thread::JoinHandle<ErrorKind> {
     call_from(caller, move || {
         let first = AtomicBool::new(true);
-        let said = || {
+        let said = move || {
             if first.swap(false, Ordering::SeqCst) {
                 waiting.send(()).unwrap();
             }
             false
         };
-        let opts = ReadOptions::deadline(Duration::from_secs(120));
-        let r = f.get_service_bytes_interruptible("cdd", opts, &said);
+        let opts = ReadOptions::deadline(Duration::from_secs(120)).interrupt(said);
+        let r = f.get_service_bytes("cdd", opts);
         r.unwrap_err().kind()
     })
 }

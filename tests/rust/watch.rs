@@ -61,12 +61,7 @@ fn initial_value_first_then_changes_without_a_gap() {
     let r0 = c.put_via(0, "/services/cdd", "before");
     let (cb, rx) = recorder();
     let _w = f
-        .watch_service_with(
-            "cdd",
-            WatchOptions::initial(),
-            cb,
-            |_: &turtle_finder::Error| {},
-        )
+        .watch_service_with("cdd", WatchOptions::initial(), cb)
         .unwrap();
     let r1 = c.put_via(1, "/services/cdd", "after");
     let first = next(&rx);
@@ -82,12 +77,7 @@ fn initial_value_first_then_changes_without_a_gap() {
 
     let (cb, rx) = recorder();
     let _w = f
-        .watch_service_with(
-            "absent",
-            WatchOptions::initial(),
-            cb,
-            |_: &turtle_finder::Error| {},
-        )
+        .watch_service_with("absent", WatchOptions::initial(), cb)
         .unwrap();
     let ch = next(&rx);
     assert_eq!((ch.kind, ch.value), (ChangeKind::Initial, None));
@@ -250,9 +240,11 @@ fn compaction_while_held_back_delivers_one_reset_and_goes_on() {
     let (cb, rx) = recorder();
     let (etx, errors) = unbounded();
     let _w = f
-        .watch_service_with("cdd", WatchOptions::default(), cb, move |e| {
-            etx.send(e.clone()).unwrap()
-        })
+        .watch_service_with(
+            "cdd",
+            WatchOptions::default().on_error(move |e| etx.send(e.clone()).unwrap()),
+            cb,
+        )
         .unwrap();
     c.put_via(0, "/services/cdd", "v1");
     assert_eq!(next(&rx).value_str().unwrap(), Some("v1"));

@@ -22,26 +22,21 @@ pub(crate) fn run(
         Some(text) => serde_json::from_str(text)
             .map_err(|e| failure(2, format!("--metadata is not JSON: {e}")))?,
     };
+    let signals = block_signals();
+    let f = finder(g)?;
+    let p = g.printer();
     let opts = RegisterOptions {
         ttl: Duration::from_secs(ttl),
         metadata,
         instance_id: id,
-    };
-    let signals = block_signals();
-    let f = finder(g)?;
-    let p = g.printer();
-    let reg = f.register_with(
-        name,
-        addr,
-        opts,
-        move |s| {
-            p.line(
-                || format!("state {}", s.as_str()),
-                || json!({"event": "state", "state": s.as_str()}),
-            )
-        },
-        |e| eprintln!("turtle: {e}"),
-    )?;
+        ..RegisterOptions::default()
+    }
+    .on_state(move |s| {
+        let text = || format!("state {}", s.as_str());
+        p.line(text, || json!({"event": "state", "state": s.as_str()}))
+    })
+    .on_error(|e| eprintln!("turtle: {e}"));
+    let reg = f.register(name, addr, opts)?;
     let (key, lease, granted) = (reg.key().to_string(), reg.lease_id(), reg.ttl().as_secs());
     p.line(
         || format!("registered {key} lease {lease:x} ttl {granted}s (Ctrl-C revokes it)"),

@@ -11,12 +11,9 @@ pub(crate) fn run(g: &Global, name: &str) -> Outcome {
     let f = finder(g)?;
     let printer = g.printer();
     let shown_name = name.to_string();
-    let _w = f.watch_service_with(
-        name,
-        WatchOptions::initial(),
-        move |c: &Change| printer.change(c),
-        move |e: &Error| eprintln!("turtle: watch {shown_name}: {e} (retrying)"),
-    )?;
+    let opts = WatchOptions::initial()
+        .on_error(move |e: &Error| eprintln!("turtle: watch {shown_name}: {e} (retrying)"));
+    let _w = f.watch_service_with(name, opts, move |c: &Change| printer.change(c))?;
     wait_for_signal(&signals);
     Ok(())
 }
