@@ -181,9 +181,7 @@ class ServiceFinder:
         changes: bool = False,
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch: ...
-    def instances(
-        self, name: str, *, timeout: float | None = None, serializable: bool | None = None
-    ) -> Instances: ...
+    def instances(self, name: str, *, timeout: float | None = None, serializable: bool | None = None) -> Instances: ...
     def watch_instances(
         self,
         name: str,
