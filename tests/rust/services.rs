@@ -471,3 +471,22 @@ fn a_write_whose_answer_is_lost_is_retried_once_and_never_hedged() {
     reg.close();
     assert!(!leases(&c).contains(&reg.lease_id()), "closing revokes it");
 }
+
+/// A registration etcd refuses (metadata over its request limit) leaves no lease behind:
+/// the lease granted for the refused put is revoked (it would live for the whole TTL).
+#[test]
+fn a_refused_registration_leaves_no_lease() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    let before = leases(&c);
+    let huge = RegisterOptions {
+        ttl: Duration::from_secs(365 * 24 * 3600),
+        metadata: serde_json::Value::String("x".repeat(2 << 20)),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let e = f.register("huge", "10.8.0.1:80", huge.clone()).unwrap_err();
+        assert_eq!(e.kind(), turtle_finder::ErrorKind::InvalidArgument, "{e}");
+    }
+    assert_eq!(leases(&c), before, "every lease of a refused put was revoked");
+}
