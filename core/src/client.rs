@@ -217,8 +217,17 @@ impl Client {
         let Some(cache) = self.inner.cache.clone() else {
             return;
         };
-        let Some(sink) = cache.to_fill(name, target) else {
+        let Some(entry) = cache.to_fill(name, target) else {
             return;
+        };
+        // An instances entry keeps full lists: the prefix watch's snapshots and events
+        // go through the adapter that makes them.
+        let sink = match target {
+            Target::Service => entry,
+            Target::Instances => match self.instances_sink(name, entry) {
+                Ok(sink) => sink,
+                Err(_) => return cache.forget(name, target),
+            },
         };
         let (me, name) = (self.clone(), name.to_string());
         tokio::spawn(async move {

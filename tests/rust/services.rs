@@ -488,5 +488,51 @@ fn a_refused_registration_leaves_no_lease() {
         let e = f.register("huge", "10.8.0.1:80", huge.clone()).unwrap_err();
         assert_eq!(e.kind(), turtle_finder::ErrorKind::InvalidArgument, "{e}");
     }
-    assert_eq!(leases(&c), before, "every lease of a refused put was revoked");
+    assert_eq!(
+        leases(&c),
+        before,
+        "every lease of a refused put was revoked"
+    );
+}
+
+/// The requests of `operation` the metrics count, over every member and outcome.
+fn requests(f: &ServiceFinder, operation: &str) -> f64 {
+    let text = f.metrics().unwrap();
+    let label = format!("operation=\"{operation}\"");
+    (text.lines())
+        .filter(|l| l.starts_with("turtle_requests_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// With the cache on, instance lists are answered from memory like values: 1,000 lookups
+/// make (almost) no request, and they answer while every member is hung.
+#[test]
+fn cached_instances_are_answered_from_memory() {
+    let c = Cluster::start();
+    let f = cached(&c);
+    let reg = f.register("ci", "10.6.0.1:80", ttl(30)).unwrap();
+    for _ in 0..1000 {
+        assert_eq!(addrs(&f.instances("ci").unwrap()), ["10.6.0.1:80"]);
+    }
+    // The first lookup reads, and so do those before the cache's watch delivered its
+    // first list: a handful at most, not one each.
+    let reads = requests(&f, "instances");
+    assert!(
+        (1.0..=20.0).contains(&reads),
+        "{reads} requests for 1,000 cached lookups"
+    );
+    for i in 0..c.len() {
+        c.stop(i);
+    }
+    let list = f.instances("ci");
+    for i in 0..c.len() {
+        c.cont(i);
+    }
+    assert_eq!(
+        addrs(&list.unwrap()),
+        ["10.6.0.1:80"],
+        "answered with every member hung"
+    );
+    reg.close();
 }
