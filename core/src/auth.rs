@@ -3,12 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwapOption;
 use http::HeaderValue;
 
+use crate::failure::auth_not_enabled;
 use crate::security::Credentials;
 
 /// The request that obtains a token, and so goes without one.
@@ -21,6 +23,9 @@ pub(crate) struct Auth {
     token: ArcSwapOption<HeaderValue>,
     /// One authentication at a time: requests that found the token stale wait for it.
     renewing: tokio::sync::Mutex<()>,
+    /// The cluster said auth is not enabled: requests go without a token until one is
+    /// refused for the want of it.
+    needless: AtomicBool,
 }
 
 /// The token a request went with, to tell whether another renewed it meanwhile.
@@ -32,6 +37,7 @@ impl Auth {
             creds,
             token: ArcSwapOption::empty(),
             renewing: tokio::sync::Mutex::new(()),
+            needless: AtomicBool::new(false),
         }
     }
 
@@ -43,6 +49,13 @@ impl Auth {
     /// Drops the token (a stream found it refused): the next request authenticates.
     pub(crate) fn forget(&self) {
         self.token.store(None);
+        self.needless.store(false, Ordering::SeqCst);
+    }
+
+    /// A request without a token was refused for the want of one (auth was turned on):
+    /// the next renewal authenticates.
+    pub(crate) fn needed(&self) {
+        self.needless.store(false, Ordering::SeqCst);
     }
 
     /// Authenticates through `client`, unless the token is no longer `stale` (another
@@ -53,6 +66,9 @@ impl Auth {
         stale: &Stale,
     ) -> Result<(), etcd_client::Error> {
         let _one = self.renewing.lock().await;
+        if self.needless.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let now = self.token.load();
         let same = match (&*now, stale) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -63,7 +79,13 @@ impl Auth {
             return Ok(());
         }
         let (user, password) = (self.creds.user.clone(), self.creds.password.0.clone());
-        let resp = client.authenticate(user, password).await?;
+        let resp = match client.authenticate(user, password).await {
+            Err(e) if auth_not_enabled(&e) => {
+                self.needless.store(true, Ordering::SeqCst);
+                return Ok(());
+            }
+            r => r?,
+        };
         let value = HeaderValue::from_str(resp.token()).map_err(|e| {
             etcd_client::Error::InvalidArgs(format!("etcd gave a token that is no header: {e}"))
         })?;

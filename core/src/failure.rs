@@ -183,6 +183,11 @@ pub(crate) fn token_refused(e: &etcd_client::Error) -> bool {
     status_says(e, &["invalid auth token", "user name is empty"])
 }
 
+/// The cluster has auth off: a request needs no token (etcd's Go client goes on without).
+pub(crate) fn auth_not_enabled(e: &etcd_client::Error) -> bool {
+    status_says(e, &["authentication is not enabled"])
+}
+
 /// etcd does not know the lease (expired, revoked, or never granted).
 pub(crate) fn lease_not_found(e: &etcd_client::Error) -> bool {
     match e {

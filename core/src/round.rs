@@ -264,6 +264,9 @@ where
         let stale = auth.token();
         match call(m.clone()).await {
             Err(e) if token_refused(&e) => {
+                if stale.is_none() {
+                    auth.needed(); // sent without one, as auth was off
+                }
                 auth.renew(&mut m.auth.clone(), &stale).await?;
                 call(m.clone()).await
             }

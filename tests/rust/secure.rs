@@ -445,3 +445,32 @@ fn auto_sync_follows_a_member_added_and_the_configured_one_removed() {
         .iter()
         .all(|m| m.endpoint != c.endpoint(0)));
 }
+
+/// Credentials given to a finder of a cluster with auth off: etcd answers "authentication
+/// is not enabled", and the finder goes on without a token, as etcd's Go client does
+/// (issue 19, item 19: every lookup and new watch failed). When auth is turned on later,
+/// the first refusal makes it authenticate.
+#[test]
+fn credentials_for_a_cluster_without_auth_are_not_needed() {
+    let mut c = Cluster::start();
+    c.put_via(0, "/services/open", "v1");
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_auth("reader", "readerpw")
+        .unwrap();
+    let f = ServiceFinder::new(cfg).unwrap();
+    for _ in 0..20 {
+        assert_eq!(f.get_service("open").unwrap().as_deref(), Some("v1"));
+    }
+    let (tx, rx) = unbounded();
+    let _w = f
+        .watch_service("open", move |ch: &turtle_finder::Change| {
+            tx.send(ch.revision).unwrap()
+        })
+        .unwrap();
+    let r = c.put_via(1, "/services/open", "v2");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), r);
+    c.enable_auth("rootpw");
+    c.add_reader("reader", "readerpw", "/services/");
+    assert_eq!(f.get_service("open").unwrap().as_deref(), Some("v2"));
+}
