@@ -13,7 +13,7 @@ mod print;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  done (watch and register: ended by Ctrl-C or SIGTERM)
+  0  done (watch and register: ended by Ctrl-C, SIGTERM, SIGHUP or a closed stdout)
   1  the cluster could not do it (unreachable, no leader, permission denied, ...)
   2  usage error: bad arguments or settings
   3  get: the service is not registered

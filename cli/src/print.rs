@@ -10,11 +10,47 @@ pub(crate) struct Printer {
     pub(crate) json: bool,
 }
 
-/// A value as text: as it is when UTF-8, else with the bytes that are not escaped
-/// (`\xNN`), so nothing is lost or mangled silently.
+/// Writes one line to stdout. A closed stdout (`turtle watch … | head -1`) ends the
+/// command as SIGTERM does: `watch` and `register` wait for that signal (and `register`
+/// then revokes), the other commands end by it.
+pub(crate) fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        // SAFETY: a plain syscall on this process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    }
+}
+
+/// Prints a line through [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::print::emit(&format!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Text as one line that says what it holds: backslashes and control characters escaped
+/// (`\\`, `\n`, `\t`, `\u{1b}`), so a value or address cannot break a line or a column
+/// into two, or send the terminal escapes.
+pub(crate) fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A value as text: [`text`] when UTF-8, else with the bytes that are not ASCII escaped
+/// (`\xNN`), so nothing is lost or mangled silently, and a typed `\xff` (shown `\\xff`)
+/// differs from the byte.
 fn shown(value: &[u8]) -> String {
     match std::str::from_utf8(value) {
-        Ok(s) => s.to_string(),
+        Ok(s) => text(s),
         Err(_) => value.escape_ascii().to_string(),
     }
 }
@@ -46,8 +82,8 @@ impl Printer {
     /// A text line, or a JSON document.
     pub(crate) fn line(&self, text: impl FnOnce() -> String, doc: impl FnOnce() -> Value) {
         match self.json {
-            true => println!("{}", doc()),
-            false => println!("{}", text()),
+            true => out!("{}", doc()),
+            false => out!("{}", text()),
         }
     }
 
@@ -56,16 +92,16 @@ impl Printer {
         match (self.json, value) {
             (true, _) => {
                 let doc = json!({"name": name, "found": value.is_some()});
-                println!("{}", with(doc, value_json(value)));
+                out!("{}", with(doc, value_json(value)));
             }
-            (false, Some(v)) => println!("{}", shown(v)),
+            (false, Some(v)) => out!("{}", shown(v)),
             (false, None) => {}
         }
     }
 
     /// `watch`: one line per change.
     pub(crate) fn change(&self, c: &Change) {
-        println!("{}", self.change_line(c));
+        out!("{}", self.change_line(c));
     }
 
     fn change_line(&self, c: &Change) -> String {
@@ -105,11 +141,11 @@ impl Printer {
     /// entries that are not instances on stderr).
     pub(crate) fn instances(&self, list: &Instances) {
         if self.json {
-            println!("{}", instances_json(list));
+            out!("{}", instances_json(list));
             return;
         }
         for i in &list.instances {
-            println!("{}\t{}\t{}", i.id, i.addr, i.metadata);
+            out!("{}\t{}\t{}", text(&i.id), text(&i.addr), i.metadata);
         }
         for m in &list.malformed {
             eprintln!("turtle: skipped {}: {}", m.key, m.reason);
@@ -127,7 +163,7 @@ impl Printer {
                 })
             })
             .collect();
-            println!("{}", Value::Array(docs));
+            out!("{}", Value::Array(docs));
             return;
         }
         for m in list {
@@ -141,7 +177,8 @@ impl Printer {
             } else {
                 &m.name
             };
-            println!("{:x}\t{name}\t{}\t{role}", m.id, m.client_urls.join(","));
+            let urls = text(&m.client_urls.join(","));
+            out!("{:x}\t{}\t{urls}\t{role}", m.id, text(name));
         }
     }
 
@@ -160,12 +197,12 @@ impl Printer {
                     })
                 })
                 .collect();
-            println!("{}", json!({"healthy": healthy, "members": docs}));
+            out!("{}", json!({"healthy": healthy, "members": docs}));
         } else {
             for s in list {
                 match (&s.error, s.round_trip) {
-                    (Some(e), _) => println!("{}\tunreachable\t{e}", s.endpoint),
-                    (None, rtt) => println!(
+                    (Some(e), _) => out!("{}\tunreachable\t{e}", s.endpoint),
+                    (None, rtt) => out!(
                         "{}\t{}\t{:.1} ms\tterm {}\tindex {}\tleader {:x}{}",
                         s.endpoint,
                         if s.is_healthy() {

@@ -286,3 +286,82 @@ fn dev_cluster_up_status_down_leaves_no_process_behind() {
     assert_eq!(code, 0);
     assert!(out.contains("no dev cluster"), "{out}");
 }
+
+/// Runs `turtle` against `c` with its stdout piped; the child and its first line.
+fn first_line_of(c: &Cluster, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let endpoints = c.endpoints().join(",");
+    let mut all = vec!["--endpoints", endpoints.as_str()];
+    all.extend(args);
+    let mut child = turtle(&all)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    (child, line) // `out` dropped: the pipe's reader is gone, as after `| head -1`
+}
+
+/// Waits up to 20 s for `child` to end; its exit status.
+fn ends(mut child: std::process::Child) -> std::process::ExitStatus {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait().unwrap()).unwrap());
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("turtle ended within 20 s")
+}
+
+/// `turtle watch … | head -1` and `turtle register … | head -1` end once stdout is closed
+/// (SIGPIPE is ignored in Rust programs: the write fails instead), the registration revoked;
+/// SIGHUP ends a registration as SIGTERM does (issue 19, item 9).
+#[test]
+fn a_closed_stdout_or_sighup_ends_watch_and_register() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/piped", "v");
+    let (watch, first) = first_line_of(&c, &["watch", "piped"]);
+    assert!(first.ends_with("initial v\n"), "{first:?}");
+    c.put_via(0, "/services/piped", "w"); // its line meets the closed pipe
+    assert!(ends(watch).success());
+
+    let (register, first) = first_line_of(&c, &["register", "piped-reg", "10.3.0.1:80"]);
+    assert!(
+        first.starts_with("registered /services/piped-reg/10.3.0.1:80"),
+        "{first:?}"
+    );
+    // Its next line meets the closed pipe: the state change after its lease is revoked
+    // ("registered KEY lease HEX ttl ..."); it then ends, revoking the new lease.
+    let lease = first.split_whitespace().nth(3).unwrap();
+    c.etcdctl(&["lease", "revoke", lease]);
+    assert!(ends(register).success());
+    let left = c.etcdctl(&["get", "--prefix", "/services/piped-reg/", "--keys-only"]);
+    assert!(left.trim().is_empty(), "revoked on the way out: {left}");
+
+    let child = ChildProcess::spawn(turtle(&[
+        "--endpoints",
+        &c.endpoints().join(","),
+        "register",
+        "hup",
+        "10.3.0.2:80",
+    ]));
+    child.wait_for("registered /services/hup/10.3.0.2:80");
+    child.signal(libc::SIGHUP);
+    child.wait_for("revoked /services/hup/10.3.0.2:80");
+    let left = c.etcdctl(&["get", "--prefix", "/services/hup/", "--keys-only"]);
+    assert!(left.trim().is_empty(), "revoked at once: {left}");
+}
+
+/// Values, addresses and ids are printed one line each, whatever they hold: control
+/// characters and backslashes escaped, so a value cannot pass for two changes or send the
+/// terminal escapes, and a typed `\xff` differs from the byte (issue 19, item 14).
+#[test]
+fn control_characters_are_escaped_in_text_output() {
+    let c = Cluster::start();
+    c.put_via(0, "/services/forged", "a\n2 put b\x1b[31m\\xff");
+    let (code, out, _) = run(&c, &["get", "forged"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "a\\n2 put b\\u{1b}[31m\\\\xff\n");
+    c.put_via(0, "/services/forged/id\tx", r#"{"Addr":"h:1\tq\n"}"#);
+    let (code, out, _) = run(&c, &["instances", "forged"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "id\\tx\th:1\\tq\\n\tnull\n");
+}

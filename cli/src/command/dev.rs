@@ -8,6 +8,7 @@ use turtle_cli::dev_cluster;
 use turtle_finder::{Config, Error, ErrorKind, ServiceFinder};
 
 use super::health;
+use crate::print::out;
 use crate::{failure, finder, DevAction, Global, Outcome};
 
 /// Runs `action` on the dev cluster whose state is in `dir`.
@@ -76,7 +77,7 @@ fn status(g: &Global, dir: &Path) -> Outcome {
                 true => "running",
                 false => "not running",
             };
-            println!("{}\t{}\tpid {}\t{state}", m.name, m.endpoint, m.pid);
+            out!("{}\t{}\tpid {}\t{state}", m.name, m.endpoint, m.pid);
         }
     }
     if alive == 0 {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{failure, finder, Failure, Global, Outcome};
+use crate::{failure, finder, print, Failure, Global, Outcome};
 
 /// Prints the metrics of this command's own client, or of a finder's `/metrics`.
 pub(crate) fn run(g: &Global, from: Option<&str>) -> Outcome {
@@ -14,7 +14,7 @@ pub(crate) fn run(g: &Global, from: Option<&str>) -> Outcome {
             f.metrics()?
         }
     };
-    print!("{text}");
+    print::emit(text.trim_end_matches('\n'));
     Ok(())
 }
 

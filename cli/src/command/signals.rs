@@ -1,7 +1,8 @@
-//! SIGINT and SIGTERM, received by the command that waits for them (`watch`, `register`).
+//! SIGINT, SIGTERM and SIGHUP (the terminal closed), received by the command that waits
+//! for them (`watch`, `register`): each ends it the same way, a registration revoked.
 
-/// Blocks SIGINT and SIGTERM in this thread and the threads it starts after, so that
-/// [`wait_for_signal`] receives them.
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread and the threads it starts after, so
+/// that [`wait_for_signal`] receives them.
 pub(crate) fn block_signals() -> libc::sigset_t {
     // SAFETY: plain libc calls on a local signal set.
     unsafe {
@@ -9,12 +10,13 @@ pub(crate) fn block_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
 }
 
-/// Waits until SIGINT or SIGTERM arrives.
+/// Waits until SIGINT, SIGTERM or SIGHUP arrives.
 pub(crate) fn wait_for_signal(set: &libc::sigset_t) {
     let mut sig = 0;
     // SAFETY: `set` was made by block_signals; sigwait writes `sig`.
