@@ -14,6 +14,8 @@
  *   caller's thread; the pointers they get are valid only during the call. A callback
  *   may call any function of its finder, including cancelling its own watch.
  * - No panic crosses into C: an internal failure is TURTLE_INTERNAL.
+ * - No SIGPIPE reaches the program: the library's threads block it, and a calling thread
+ *   blocks it while it waits (consuming one its writes raised), then restores its mask.
  */
 
 

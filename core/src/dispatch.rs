@@ -16,6 +16,7 @@ use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mailbox::Mailbox;
 use crate::metrics::Metrics;
+use crate::sigpipe;
 use crate::waits::{self, Waited};
 
 /// A watch's callback as the dispatcher calls it.
@@ -132,6 +133,7 @@ impl Dispatcher {
 
 fn run(rx: Receiver<Job>, closed: &AtomicBool, ended: &Latch) {
     waits::mark_dispatcher();
+    sigpipe::block_for_good();
     for job in rx.iter() {
         match job {
             Job::Stop => break,

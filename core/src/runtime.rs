@@ -19,6 +19,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Notify;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::sigpipe;
 
 /// How often a blocking call that can be interrupted asks whether it is.
 pub(crate) const INTERRUPT_CHECK: Duration = Duration::from_millis(50);
@@ -94,6 +95,7 @@ impl Lending {
     /// The runtime thread: drives the runtime while no call does; at close, waits for
     /// the calls to leave and shuts it down.
     fn run(&self, rt: Arc<Runtime>) {
+        sigpipe::block_for_good();
         loop {
             rt.block_on(self.wanted.notified());
             let mut s = self.state.lock();
@@ -197,6 +199,8 @@ impl RuntimeThread {
         closing.as_mut().enable();
         // On the heap, as a spawned task's was: the caller's stack only polls it.
         let mut fut = Box::pin(fut);
+        // This thread writes to the members' sockets while it drives the runtime.
+        let _no_sigpipe = sigpipe::Blocked::now();
         loop {
             let lease = self.lending.lease()?;
             let rt = lease.runtime.as_ref().expect("a lease holds the runtime");

@@ -171,6 +171,50 @@ fn c_lookups_and_watches_over_tls_with_client_certificates() {
     }
 }
 
+/// A C program that keeps SIGPIPE's default action looks up from two threads while members
+/// are killed and restarted twelve times: it must live on (a write to a dead member's socket
+/// raised SIGPIPE in the calling thread and killed such programs: issue 19, item 17).
+#[test]
+fn c_programs_are_never_sent_sigpipe() {
+    use std::io::{BufRead, BufReader};
+    let mut c = Cluster::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("sigpipe");
+    let lib = lib_dir();
+    let extra = [
+        format!("-I{}", root().join("include").display()),
+        format!("-L{}", lib.display()),
+        "-lturtle".into(),
+        "-lpthread".into(),
+    ];
+    compile(&root().join("tests/c/sigpipe.c"), &bin, &extra);
+    let mut cmd = Command::new(&bin);
+    sanitized(&mut cmd, &c);
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "sigpipe: ready\n");
+    for round in 0..12 {
+        let victim = round % c.len();
+        c.kill(victim);
+        c.restart(victim);
+    }
+    drop(child.stdin.take()); // the program ends when its stdin closes
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        status.success(),
+        "the program ended by {status:?}; it said {rest:?}"
+    );
+    assert!(rest.contains("sigpipe: ok"), "{rest}");
+}
+
 #[test]
 fn c_shutdown_orders_under_sanitizers() {
     run_c_test("shutdown");
