@@ -69,6 +69,8 @@ struct Shared {
     close_limit: Duration,
     ended_cv: Condvar,
     ended_async: Notify,
+    /// The process that made it (its task runs there, not in a child after fork()).
+    pid: u32,
 }
 
 impl Shared {
@@ -121,6 +123,9 @@ impl Registration {
     /// most; the lease then expires after its TTL); idempotent. From async code use
     /// [`Registration::close_async`].
     pub fn close(&self) {
+        if self.forked() {
+            return; // see Registration::forked
+        }
         self.signal_stop();
         let end = std::time::Instant::now() + self.shared.close_limit;
         let mut ended = self.shared.ended.lock();
@@ -137,6 +142,12 @@ impl Registration {
             }
             notified.await;
         }
+    }
+
+    /// True in a child process after fork(): the registration and its keepalives belong to
+    /// the parent, and closing it here returns at once, changing nothing.
+    pub fn forked(&self) -> bool {
+        std::process::id() != self.shared.pid
     }
 
     /// Tells the task to revoke and end, without waiting.
@@ -181,6 +192,7 @@ pub(crate) async fn register(
         close_limit: pool.cfg.deadline * 2 + Duration::from_secs(1),
         ended_cv: Condvar::new(),
         ended_async: Notify::new(),
+        pid: std::process::id(),
     });
     let session = write(&pool, &spec, &shared).await?;
     pool.metrics.registrations(1);

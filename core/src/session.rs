@@ -42,7 +42,9 @@ pub(crate) struct Session {
     ttl: Duration,
     alive_until: Arc<Mutex<BootTime>>,
     lost: watch::Receiver<Option<Loss>>,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
+    /// Stops the keeper; `true` asks it to revoke the lease too (a session dropped
+    /// unclosed, e.g. by an interrupted registration).
+    stop: Mutex<Option<oneshot::Sender<bool>>>,
 }
 
 /// The margin taken off the TTL: a tenth of it, at most a second.
@@ -124,7 +126,7 @@ impl Session {
     /// the revoke's answer, at most the deadline. A lease already gone is fine.
     pub(crate) async fn close(&self, pool: &Pool) {
         if let Some(stop) = self.stop.lock().take() {
-            let _ = stop.send(());
+            let _ = stop.send(false);
         }
         revoke(pool, self.id).await;
     }
@@ -132,9 +134,10 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // The keeper ends; the lease then expires after its TTL unless closed.
+        // Dropped unclosed: the keeper revokes the lease in the background (nothing else
+        // will, and it would live for its TTL).
         if let Some(stop) = self.stop.lock().take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
     }
 }
@@ -151,20 +154,20 @@ struct Keeper {
 impl Keeper {
     /// Keepalives every third of the TTL, sooner again after a failure, until stopped or
     /// lost.
-    async fn run(self, lost: watch::Sender<Option<Loss>>, mut stopped: oneshot::Receiver<()>) {
+    async fn run(self, lost: watch::Sender<Option<Loss>>, mut stopped: oneshot::Receiver<bool>) {
         let every = self.ttl / 3;
         let mut pauses = backoff(self.pool.cfg.retry_backoff);
         let mut next = BootTime::now() + every;
         let loss = loop {
             let until = *self.alive_until.lock();
             tokio::select! {
-                _ = &mut stopped => break Loss::Closed,
+                revoke_it = &mut stopped => break self.stopped(revoke_it).await,
                 _ = clock::sleep_until(until) => break Loss::Expired,
                 _ = clock::sleep_until(next) => {}
             }
             let sent = BootTime::now();
             let answer = tokio::select! {
-                _ = &mut stopped => break Loss::Closed,
+                revoke_it = &mut stopped => break self.stopped(revoke_it).await,
                 _ = clock::sleep_until(until) => break Loss::Expired,
                 a = keep_alive(&self.pool, self.id, every.max(Duration::from_millis(500))) => a,
             };
@@ -183,6 +186,20 @@ impl Keeper {
             }
         };
         let _ = lost.send(Some(loss));
+    }
+}
+
+impl Keeper {
+    /// Stopped by the session's owner: revokes the lease when asked (the session was
+    /// dropped unclosed).
+    async fn stopped(
+        &self,
+        revoke_it: std::result::Result<bool, oneshot::error::RecvError>,
+    ) -> Loss {
+        if revoke_it == Ok(true) {
+            revoke(&self.pool, self.id).await;
+        }
+        Loss::Closed
     }
 }
 

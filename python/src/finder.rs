@@ -337,7 +337,7 @@ impl ServiceFinder {
     /// a thread.
     #[pyo3(signature = (name, callback, *, initial=false, changes=false, on_error=None))]
     fn watch_service(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
         callback: Bound<'_, PyAny>,
@@ -353,7 +353,7 @@ impl ServiceFinder {
             ..WatchOptions::default()
         }
         .on_error(watch::on_error(on_error));
-        let finder = &self.inner;
+        let finder = &slf.get().inner;
         let watch = interruptible(py, |interrupt| {
             let opts = WatchOptions {
                 interrupt: Some(interrupt),
@@ -361,7 +361,7 @@ impl ServiceFinder {
             };
             finder.watch_service_with(name, opts, on_change)
         })?;
-        Ok(Watch::started(watch, &owner))
+        Ok(Watch::started(watch, &owner, slf.clone().unbind()))
     }
 
     /// The registered instances of service `name` (the entries under `<prefix><name>/`),
@@ -393,7 +393,7 @@ impl ServiceFinder {
     /// through. As `watch_service`, the watch lives until cancelled or the finder closes.
     #[pyo3(signature = (name, callback, *, initial=true, on_error=None))]
     fn watch_instances(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
         callback: Bound<'_, PyAny>,
@@ -408,7 +408,7 @@ impl ServiceFinder {
             ..WatchOptions::default()
         }
         .on_error(watch::on_error(on_error));
-        let finder = &self.inner;
+        let finder = &slf.get().inner;
         let watch = interruptible(py, |interrupt| {
             let opts = WatchOptions {
                 interrupt: Some(interrupt),
@@ -416,7 +416,7 @@ impl ServiceFinder {
             };
             finder.watch_instances_with(name, opts, each)
         })?;
-        Ok(Watch::started(watch, &owner))
+        Ok(Watch::started(watch, &owner, slf.clone().unbind()))
     }
 
     /// Registers an instance of service `name` at `addr`: the key
@@ -428,7 +428,7 @@ impl ServiceFinder {
     #[pyo3(signature = (name, addr, ttl=None, metadata=None, *, instance_id=None, on_state=None, on_error=None))]
     #[allow(clippy::too_many_arguments)] // the keyword arguments of a Python method
     fn register(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
         addr: &str,
@@ -455,10 +455,16 @@ impl ServiceFinder {
         }
         .on_state(watch::on_state(on_state))
         .on_error(watch::on_error(on_error));
-        let finder = self.inner.clone();
-        let (name, addr) = (name.to_string(), addr.to_string());
-        let reg = py.detach(move || finder.register(&name, &addr, opts));
-        Ok(Registration::new(reg.py(py)?))
+        let finder = &slf.get().inner;
+        // Interruptible like a lookup (Ctrl-C); a lease granted meanwhile is revoked.
+        let reg = interruptible(py, |interrupt| {
+            let opts = RegisterOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.register(name, addr, opts)
+        })?;
+        Ok(Registration::new(reg, slf.clone().unbind()))
     }
 
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.

@@ -3,18 +3,30 @@
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use turtle_finder::{Error, ErrorKind};
+
+use crate::errors::to_py;
 
 /// A registered instance of a service: its key stays in etcd, bound to a lease kept alive
 /// in the background, until `close()` (or leaving its `with` block, or the finder's
-/// close) revokes it. Dropping the handle does not revoke it.
+/// close) revokes it. Dropping the handle does not revoke it; the handle keeps its finder
+/// alive.
 #[pyclass(module = "turtle_finder._native", frozen)]
 pub(crate) struct Registration {
     inner: turtle_finder::Registration,
+    /// Kept alive by the handle (its drop would close it, and revoke this registration).
+    _finder: Py<crate::finder::ServiceFinder>,
 }
 
 impl Registration {
-    pub(crate) fn new(inner: turtle_finder::Registration) -> Registration {
-        Registration { inner }
+    pub(crate) fn new(
+        inner: turtle_finder::Registration,
+        finder: Py<crate::finder::ServiceFinder>,
+    ) -> Registration {
+        Registration {
+            inner,
+            _finder: finder,
+        }
     }
 }
 
@@ -22,9 +34,14 @@ impl Registration {
 impl Registration {
     /// Revokes the lease: watchers see the instance go at once. Waits for etcd's answer
     /// (twice the finder's timeout at most). Idempotent.
-    fn close(&self, py: Python<'_>) {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.inner.forked() {
+            let why = "this registration was made in the parent process before fork(); it stays the parent's";
+            return Err(to_py(py, &Error::new(ErrorKind::Closed, why)));
+        }
         let r = self.inner.clone();
         py.detach(move || r.close());
+        Ok(())
     }
 
     /// "registered", "reregistering" (the lease was lost and is being renewed), "lost"
@@ -57,9 +74,9 @@ impl Registration {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {

@@ -154,14 +154,23 @@ pub(crate) fn on_error(
 #[pyclass(module = "turtle_finder._native", frozen)]
 pub(crate) struct Watch {
     inner: Arc<turtle_finder::Watch>,
+    /// Kept alive by the handle (its drop would close it, and end this watch).
+    _finder: Py<crate::finder::ServiceFinder>,
 }
 
 impl Watch {
     /// The handle of a watch the core made; its callbacks' `owner` learns of it.
-    pub(crate) fn started(inner: turtle_finder::Watch, owner: &Owner) -> Watch {
+    pub(crate) fn started(
+        inner: turtle_finder::Watch,
+        owner: &Owner,
+        finder: Py<crate::finder::ServiceFinder>,
+    ) -> Watch {
         let inner = Arc::new(inner);
         owner.set(inner.clone());
-        Watch { inner }
+        Watch {
+            inner,
+            _finder: finder,
+        }
     }
 }
 

@@ -75,9 +75,12 @@ def test_the_seeds_program_runs_unchanged(cluster: Cluster) -> None:
         out.join()
 
 
-@pytest.mark.parametrize("call", ['sf.get_service("cdd", timeout=30)', 'sf.watch_service("cdd", print)'])
+@pytest.mark.parametrize(
+    "call",
+    ['sf.get_service("cdd", timeout=30)', 'sf.watch_service("cdd", print)', 'sf.register("cdd", "10.0.0.9:80")'],
+)
 def test_ctrl_c_interrupts_a_call_blocked_on_hung_members(fresh_cluster: Cluster, call: str) -> None:
-    """A lookup, and a watch's set-up (its initial read), both end on Ctrl-C."""
+    """A lookup, a watch's set-up (its initial read) and a registration all end on Ctrl-C."""
     code = textwrap.dedent(
         f"""
         import sys, time, turtle_finder as tf
@@ -179,6 +182,32 @@ def test_fork_child_gets_a_clear_error_and_can_make_its_own_finder(cluster: Clus
         _, status = os.waitpid(pid, 0)
         print("child", os.waitstatus_to_exitcode(status))
         assert sf.get_service("py-fork") == "forked"  # the parent's finder still works
+        """
+    )
+    r = run_python(code, cluster.env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "child 0", (r.stdout, r.stderr)
+
+
+def test_a_registration_closed_in_a_fork_child_says_so_at_once(cluster: Cluster) -> None:
+    code = textwrap.dedent(
+        """
+        import os, sys, time, turtle_finder as tf
+        sf = tf.ServiceFinder()
+        reg = sf.register("py-fork-reg", "10.0.0.6:80", ttl=5)
+        pid = os.fork()
+        if pid == 0:
+            started = time.monotonic()
+            try:
+                reg.close()
+                sys.exit(10)
+            except tf.ClosedError as e:
+                assert "fork" in str(e), e
+            sys.exit(0 if time.monotonic() - started < 0.5 else 11)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        assert reg.state == "registered"  # the parent's registration is untouched
+        reg.close()
         """
     )
     r = run_python(code, cluster.env, timeout=30)

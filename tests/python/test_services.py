@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -79,6 +80,27 @@ def test_a_watch_without_the_initial_list_and_reads_of_either_consistency(cluste
         cluster.put("/services/py-either", "v")
         assert sf.get_service_bytes("py-either", serializable=False) == b"v"
         assert sf.get_service("py-absent", serializable=True) is None
+
+
+def test_handles_keep_their_finder_alive(cluster: Cluster) -> None:
+    def registered() -> tf.Registration:
+        return tf.ServiceFinder(cluster.endpoints).register("py-kept", "10.0.0.5:80", ttl=5)
+
+    got = threading.Event()
+
+    def watching() -> tf.Watch:
+        return tf.ServiceFinder(cluster.endpoints).watch_service("py-kept-w", lambda v: got.set())
+
+    reg, watch = registered(), watching()
+    gc.collect()  # the finders are referred to by their handles only
+    with tf.ServiceFinder(cluster.endpoints) as other:
+        assert reg.state == "registered"
+        assert addrs(other.instances("py-kept")) == ["10.0.0.5:80"]
+    cluster.put("/services/py-kept-w", "v")
+    assert got.wait(20), "the watch lives on"
+    assert not watch.cancelled
+    reg.close()
+    watch.cancel()
 
 
 def test_go_format_entries_and_malformed_ones(cluster: Cluster) -> None:
