@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use crate::error::{Error, Result};
@@ -17,14 +19,31 @@ pub(crate) enum Pem {
     Text(String),
 }
 
+/// The largest PEM file read: far above any certificate bundle, and a bound on what a
+/// wrong path (a log, a device) could make a finder read.
+const MAX_PEM_BYTES: u64 = 4 << 20;
+
 impl Pem {
-    /// The bytes; a file that cannot be read is an `InvalidArgument` naming it.
+    /// The bytes; a file that cannot be read is an `InvalidArgument` naming it. Only a
+    /// regular file is read (a FIFO nobody writes would block the finder for good), and at
+    /// most [`MAX_PEM_BYTES`].
     fn read(&self, what: &str) -> Result<Vec<u8>> {
-        match self {
-            Pem::Text(t) => Ok(t.clone().into_bytes()),
-            Pem::File(path) => std::fs::read(path)
-                .map_err(|e| Error::invalid(format!("{what} {}: {e}", path.display()))),
+        let path = match self {
+            Pem::Text(t) => return Ok(t.clone().into_bytes()),
+            Pem::File(path) => path,
+        };
+        let refused = |why: String| Error::invalid(format!("{what} {}: {why}", path.display()));
+        let meta = std::fs::metadata(path).map_err(|e| refused(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(refused("not a regular file".into()));
         }
+        if meta.len() > MAX_PEM_BYTES {
+            return Err(refused(format!(
+                "{} bytes, more than a PEM file holds",
+                meta.len()
+            )));
+        }
+        std::fs::read(path).map_err(|e| refused(e.to_string()))
     }
 
     /// How the PEM is named in errors.
@@ -61,21 +80,24 @@ impl Tls {
         *self != Tls::default()
     }
 
-    /// The client configuration of every `https://` member: the files read now.
+    /// The client configuration of every `https://` member: the files read now, and
+    /// checked as rustls will use them, so that a bad file is an error naming it and why
+    /// rather than a "transport error" at the first handshake.
     pub(crate) fn client_config(&self) -> Result<ClientTlsConfig> {
         let mut cfg = ClientTlsConfig::new();
         cfg = match &self.ca {
-            Some(ca) => cfg.ca_certificate(Certificate::from_pem(ca.read("CA file")?)),
+            Some(ca) => {
+                let pem = ca.read("CA file")?;
+                check_ca(&pem, &ca.name("CA file"))?;
+                cfg.ca_certificate(Certificate::from_pem(pem))
+            }
             None => cfg.with_native_roots(),
         };
         if let Some((cert, key)) = &self.client {
             let (c, k) = (cert.read("certificate file")?, key.read("key file")?);
-            check_pem(&c, "CERTIFICATE", &cert.name("certificate file"))?;
-            check_pem(&k, "PRIVATE KEY", &key.name("key file"))?;
+            let (cert_name, key_name) = (cert.name("certificate file"), key.name("key file"));
+            check_identity(&c, &k, &cert_name, &key_name)?;
             cfg = cfg.identity(Identity::from_pem(c, k));
-        }
-        if let Some(ca) = &self.ca {
-            check_pem(&ca.read("CA file")?, "CERTIFICATE", &ca.name("CA file"))?;
         }
         if let Some(name) = &self.server_name {
             cfg = cfg.domain_name(name.clone());
@@ -84,14 +106,42 @@ impl Tls {
     }
 }
 
-/// A PEM document that holds no block of `kind` is not what it was given as: say so now
-/// rather than at the first handshake.
-fn check_pem(bytes: &[u8], kind: &str, what: &str) -> Result<()> {
-    let text = String::from_utf8_lossy(bytes);
-    match text.contains("-----BEGIN") && text.contains(kind) {
-        true => Ok(()),
-        false => Err(Error::invalid(format!("{what}: no PEM {kind} in it"))),
+/// The certificates of a PEM document, each parsed; none is an error.
+fn certificates(bytes: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(bytes)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::invalid(format!("{what}: not a PEM certificate ({e})")))?;
+    if certs.is_empty() {
+        return Err(Error::invalid(format!("{what}: no PEM CERTIFICATE in it")));
     }
+    Ok(certs)
+}
+
+/// A CA bundle whose every certificate can be a trust anchor.
+fn check_ca(bytes: &[u8], what: &str) -> Result<()> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(bytes, what)? {
+        roots
+            .add(cert)
+            .map_err(|e| Error::invalid(format!("{what}: a certificate that is no CA ({e})")))?;
+    }
+    Ok(())
+}
+
+/// A client certificate and a private key that belong together.
+fn check_identity(cert: &[u8], key: &[u8], cert_name: &str, key_name: &str) -> Result<()> {
+    let chain = certificates(cert, cert_name)?;
+    if String::from_utf8_lossy(key).contains("ENCRYPTED PRIVATE KEY") {
+        return Err(Error::invalid(format!(
+            "{key_name}: an encrypted private key; give it decrypted (openssl pkey -in KEY -out PLAIN)"
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| Error::invalid(format!("{key_name}: no PEM PRIVATE KEY in it ({e})")))?;
+    let provider = rustls::crypto::ring::default_provider();
+    rustls::sign::CertifiedKey::from_der(chain, key, &provider)
+        .map_err(|e| Error::invalid(format!("{key_name} does not go with {cert_name}: {e}")))?;
+    Ok(())
 }
 
 /// A password: never shown, in errors, logs or `Debug`.

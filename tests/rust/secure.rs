@@ -474,3 +474,64 @@ fn credentials_for_a_cluster_without_auth_are_not_needed() {
     c.add_reader("reader", "readerpw", "/services/");
     assert_eq!(f.get_service("open").unwrap().as_deref(), Some("v2"));
 }
+
+/// TLS files that cannot work are an error naming the file and why, when the finder is
+/// made: a CA file whose PEM body is not base64, a key that is not the certificate's, an
+/// encrypted key; and a FIFO nobody writes (a CA "file") is refused at once rather than
+/// read for good (issue 19, item 16: each was "transport error" or a hang).
+#[test]
+fn bad_tls_files_are_named_with_the_reason() {
+    let certs = turtle_tests::Certs::new();
+    let dir = tempfile::tempdir().unwrap();
+    let not_base64 = dir.path().join("not-base64.pem");
+    std::fs::write(
+        &not_base64,
+        "-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let encrypted = dir.path().join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let fifo = dir.path().join("ca.fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a plain syscall with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let base = || Config::new(["https://127.0.0.1:1"]).unwrap();
+    let cases = [
+        (
+            base().with_ca_file(&not_base64),
+            "not-base64.pem",
+            "not a PEM certificate",
+        ),
+        (
+            base()
+                .with_ca_file(&certs.ca)
+                .with_client_cert(&certs.client.cert, &certs.server.key),
+            "server.key",
+            "does not go with",
+        ),
+        (
+            base()
+                .with_ca_file(&certs.ca)
+                .with_client_cert(&certs.client.cert, &encrypted),
+            "encrypted.key",
+            "an encrypted private key",
+        ),
+        (base().with_ca_file(&fifo), "ca.fifo", "not a regular file"),
+    ];
+    for (cfg, file, why) in cases {
+        let t = Instant::now();
+        let e = ServiceFinder::new(cfg).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        let text = e.to_string();
+        assert!(text.contains(file) && text.contains(why), "{file}: {text}");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{file}: took {:?}",
+            t.elapsed()
+        );
+    }
+}
