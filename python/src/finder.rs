@@ -348,17 +348,8 @@ impl ServiceFinder {
         let (callback, on_error) = watch::callables(callback, on_error)?;
         let owner = Arc::new(Owner::default());
         let on_change = watch::on_change(callback, changes, owner.clone());
-        let opts = WatchOptions {
-            initial,
-            ..WatchOptions::default()
-        }
-        .on_error(watch::on_error(on_error));
         let finder = &slf.get().inner;
-        let watch = interruptible(py, |interrupt| {
-            let opts = WatchOptions {
-                interrupt: Some(interrupt),
-                ..opts
-            };
+        let watch = set_up_watch(py, initial, on_error, |opts| {
             finder.watch_service_with(name, opts, on_change)
         })?;
         Ok(Watch::started(watch, &owner, slf.clone().unbind()))
@@ -403,17 +394,8 @@ impl ServiceFinder {
         let (callback, on_error) = watch::callables(callback, on_error)?;
         let owner = Arc::new(Owner::default());
         let each = watch::on_instances(callback, owner.clone());
-        let opts = WatchOptions {
-            initial,
-            ..WatchOptions::default()
-        }
-        .on_error(watch::on_error(on_error));
         let finder = &slf.get().inner;
-        let watch = interruptible(py, |interrupt| {
-            let opts = WatchOptions {
-                interrupt: Some(interrupt),
-                ..opts
-            };
+        let watch = set_up_watch(py, initial, on_error, |opts| {
             finder.watch_instances_with(name, opts, each)
         })?;
         Ok(Watch::started(watch, &owner, slf.clone().unbind()))
@@ -572,6 +554,27 @@ impl ServiceFinder {
             finder.get_service_bytes(name, opts)
         })
     }
+}
+
+/// A watch's set-up, which Ctrl-C ends: `start` with the options `initial` and `on_error`
+/// ask for.
+fn set_up_watch(
+    py: Python<'_>,
+    initial: bool,
+    on_error: Option<Py<PyAny>>,
+    start: impl FnOnce(WatchOptions) -> Result<turtle_finder::Watch, Error> + Send,
+) -> PyResult<turtle_finder::Watch> {
+    let opts = WatchOptions {
+        initial,
+        ..WatchOptions::default()
+    }
+    .on_error(watch::on_error(on_error));
+    interruptible(py, |interrupt| {
+        start(WatchOptions {
+            interrupt: Some(interrupt),
+            ..opts
+        })
+    })
 }
 
 /// The options of one read: its deadline and consistency, when given.
