@@ -16,7 +16,7 @@ use crate::keys::{check_name, MAX_NAME_BYTES};
 use crate::options::RegisterOptions;
 use crate::pool::{backoff, Pool};
 use crate::retry::Op;
-use crate::session::{pause_or_stop, Session, Trouble};
+use crate::session::{Session, Trouble};
 
 /// The default time to live of a registration's lease.
 pub const DEFAULT_TTL: Duration = crate::settings::REGISTRATION_TTL;
@@ -274,6 +274,14 @@ async fn keep(
     session.close(&pool).await;
     pool.metrics.registrations(-1);
     shared.end();
+}
+
+/// Waits `pause`, or until the registration is told to stop; true when stopped.
+async fn pause_or_stop(pause: Duration, stopped: &mut oneshot::Receiver<()>) -> bool {
+    tokio::select! {
+        _ = stopped => true,
+        _ = tokio::time::sleep(pause) => false,
+    }
 }
 
 /// Keepalive trouble goes to the state callback's consumer as an error.

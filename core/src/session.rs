@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
-use tokio::time::sleep;
 
 use crate::clock::{self, BootTime};
 use crate::error::{Error, Result};
@@ -234,14 +233,6 @@ pub(crate) async fn revoke(pool: &Pool, lease: i64) {
             }
         })
         .await;
-}
-
-/// Waits `pause`, or until `stopped` fires; true when stopped.
-pub(crate) async fn pause_or_stop(pause: Duration, stopped: &mut oneshot::Receiver<()>) -> bool {
-    tokio::select! {
-        _ = stopped => true,
-        _ = sleep(pause) => false,
-    }
 }
 
 #[cfg(test)]
