@@ -65,7 +65,7 @@ impl Hub {
             serving: serving.clone(),
             watches: HashMap::new(),
             pauses,
-            failed_in_row: 0,
+            failed_in_row: Vec::new(),
             cluster_id: None,
             reauth_at: None,
             moved: false,
@@ -114,8 +114,10 @@ struct HubTask {
     serving: Serving,
     watches: Watches,
     pauses: Box<dyn Iterator<Item = Duration> + Send>,
-    /// Streams that failed in a row without serving.
-    failed_in_row: usize,
+    /// The members whose streams failed in a row without serving: the next stream goes
+    /// to one not among them, so a member just left is not tried again before the others
+    /// (a hung one costs the open limit each time).
+    failed_in_row: Vec<Arc<Member>>,
     /// The id of the cluster the watches' revisions belong to, once a stream said it.
     cluster_id: Option<u64>,
     /// When a denied watch last made the hub renew its auth token.
@@ -129,7 +131,7 @@ impl HubTask {
     async fn run(mut self) {
         while self.wait_for_watches().await {
             self.resync_flagged().await;
-            let member = self.pool.order().swap_remove(0);
+            let member = self.next_member();
             let outcome = Session::serve(&mut self, &member).await;
             *self.serving.lock() = None;
             match outcome {
@@ -150,6 +152,17 @@ impl HubTask {
                 }
             }
         }
+    }
+
+    /// The member for the next stream: the first in the pool's order (healthy ones first)
+    /// that has not failed in this row. Health alone is not enough: when the others are
+    /// still being probed after a failure of their own, a member just left would be first
+    /// again.
+    fn next_member(&self) -> Arc<Member> {
+        let mut order = self.pool.order();
+        let fresh =
+            (order.iter()).position(|m| !self.failed_in_row.iter().any(|f| Arc::ptr_eq(f, m)));
+        order.swap_remove(fresh.unwrap_or(0))
     }
 
     /// Applies commands while there is nothing to watch; false when the client is gone.
@@ -212,11 +225,11 @@ impl HubTask {
     async fn after_failure(&mut self, member: &Arc<Member>, reason: &str, served: bool) -> bool {
         self.pool.mark_failed(member, reason);
         if served {
-            self.failed_in_row = 0;
+            self.failed_in_row.clear();
             self.pauses = Box::new(backoff(self.pool.cfg.retry_backoff));
         }
-        self.failed_in_row += 1;
-        if self.failed_in_row < self.pool.member_count() {
+        self.failed_in_row.push(member.clone());
+        if self.failed_in_row.len() < self.pool.member_count() {
             return true;
         }
         let err = Error::new(
@@ -229,7 +242,7 @@ impl HubTask {
         for e in self.watches.values() {
             e.sink.deliver(Delivery::Error(err.clone()));
         }
-        self.failed_in_row = 0;
+        self.failed_in_row.clear();
         let pause = self.pauses.next().unwrap_or(self.pool.cfg.retry_backoff.1);
         self.idle_for(pause).await
     }
