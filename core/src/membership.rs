@@ -51,7 +51,9 @@ pub(crate) fn discovery_of(cfg: &Config, domain: &str) -> Discovery {
 
 /// The pool's membership task: with auto-sync, the cluster's member list every interval
 /// and after a request found no member answering; with DNS SRV discovery, the records
-/// again after such a request. At most once a second; ends with the pool.
+/// again after such a request. When the members cannot be looked up after such a request
+/// (the learned ones stopped answering), the seeds come back. At most once a second; ends
+/// with the pool.
 async fn membership(pool: Weak<Pool>) {
     loop {
         let (interval, notified) = {
@@ -60,10 +62,10 @@ async fn membership(pool: Weak<Pool>) {
             let notified = async move { p.look_again().await };
             (interval, notified)
         };
-        tokio::select! {
-            _ = sleep(interval) => {}
-            _ = notified => {}
-        }
+        let failed = tokio::select! {
+            _ = sleep(interval) => false,
+            _ = notified => true,
+        };
         let Some(p) = pool.upgrade() else { return };
         let found = match (&p.cfg.discovery, p.cfg.auto_sync) {
             (_, Some(_)) => listed_members(&p).await,
@@ -72,9 +74,11 @@ async fn membership(pool: Weak<Pool>) {
             }
             (None, None) => return,
         };
-        if let Ok(endpoints) = found {
-            let _ = p.set_members(&endpoints).await;
-        }
+        let _ = match found {
+            Ok(endpoints) => p.follow(&endpoints).await,
+            Err(_) if failed => p.restore_seeds().await,
+            Err(_) => Ok(()),
+        };
         drop(p);
         sleep(Duration::from_secs(1)).await;
     }

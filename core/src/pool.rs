@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::future::join_all;
 use tokio::sync::Notify;
 
 use crate::auth::Auth;
@@ -31,6 +32,8 @@ pub(crate) struct Pool {
     connector: Connector,
     /// Asks the membership task to look the members up again now.
     look_again: Notify,
+    /// The endpoints the pool started with: configured, or the first DNS SRV answer.
+    seeds: Vec<Endpoint>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -79,6 +82,7 @@ impl Pool {
             cfg,
             connector,
             look_again: Notify::new(),
+            seeds: endpoints,
         });
         Ok(pool)
     }
@@ -204,27 +208,72 @@ impl Pool {
         self.connector.tls.is_some()
     }
 
-    /// Replaces the members by those at `endpoints`: the ones already there stay (with
-    /// their connections and health), the others are made, the rest leave. An empty list
-    /// changes nothing.
-    pub(crate) async fn set_members(&self, endpoints: &[Endpoint]) -> Result<()> {
+    /// Follows the members the cluster lists (auto-sync) or DNS names: those already in
+    /// the pool stay as they are (connections, health); a new one is asked for its status
+    /// first and, when it does not answer within the connect timeout, joins unhealthy with
+    /// the reason (shown by `health()`, probed, used once it answers); the members no
+    /// longer listed leave, but only when a listed one answers, so a cluster whose
+    /// advertised URLs do not work from here (NAT, containers) keeps the endpoints that
+    /// do. An empty list changes nothing.
+    pub(crate) async fn follow(&self, endpoints: &[Endpoint]) -> Result<()> {
         if endpoints.is_empty() {
             return Ok(());
         }
         let now = self.members.load_full();
-        let mut next = Vec::with_capacity(endpoints.len());
+        let mut listed = Vec::with_capacity(endpoints.len());
+        let mut new = Vec::new();
         for e in endpoints {
             match now.iter().find(|m| &m.endpoint == e) {
-                Some(m) => next.push(m.clone()),
-                None => next.push(Arc::new(self.connector.member(e).await?)),
+                Some(m) => listed.push(m.clone()),
+                None => {
+                    let m = Arc::new(self.connector.member(e).await?);
+                    new.push(m.clone());
+                    listed.push(m);
+                }
             }
         }
+        let limit = self.cfg.connect_timeout;
+        let checks = new.iter().map(|m| status_within(m, limit));
+        for (m, answer) in new.iter().zip(join_all(checks).await) {
+            if let Err((_, why)) = answer {
+                let reason = format!("listed by the cluster but not answering here: {why}");
+                self.mark_failed(m, &reason);
+            }
+        }
+        let mut next = listed;
+        if !next.iter().any(|m| m.is_healthy()) {
+            let kept = now
+                .iter()
+                .filter(|m| !next.iter().any(|n| Arc::ptr_eq(m, n)));
+            next.extend(kept.cloned().collect::<Vec<_>>());
+        }
+        self.replace(next);
+        Ok(())
+    }
+
+    /// Brings back the configured endpoints (or the first DNS answer) missing from the
+    /// pool: the seeds are never forgotten, and are tried again when the members learned
+    /// since stop answering.
+    pub(crate) async fn restore_seeds(&self) -> Result<()> {
+        let now = self.members.load_full();
+        let mut next = now.to_vec();
+        for e in &self.seeds {
+            if !now.iter().any(|m| &m.endpoint == e) {
+                next.push(Arc::new(self.connector.member(e).await?));
+            }
+        }
+        self.replace(next);
+        Ok(())
+    }
+
+    /// Stores `next` as the members unless it is the same set in the same order.
+    fn replace(&self, next: Vec<Arc<Member>>) {
+        let now = self.members.load();
         let same =
             next.len() == now.len() && next.iter().zip(now.iter()).all(|(a, b)| Arc::ptr_eq(a, b));
         if !same {
             self.members.store(Arc::new(next));
         }
-        Ok(())
     }
 }
 

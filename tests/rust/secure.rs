@@ -446,6 +446,52 @@ fn auto_sync_follows_a_member_added_and_the_configured_one_removed() {
         .all(|m| m.endpoint != c.endpoint(0)));
 }
 
+/// Members advertising client URLs that do not work from here (behind NAT or in
+/// containers; issue 19, item 3: lookups failed 13 of 13 from 2 s after start). The
+/// advertised one joins unhealthy with the reason, the configured ones stay.
+#[test]
+fn auto_sync_keeps_working_endpoints_when_members_advertise_unreachable_ones() {
+    let c = Cluster::start_with(ClusterOptions {
+        extra_args: vec!["--advertise-client-urls=http://127.0.0.1:1".into()],
+        ..ClusterOptions::default()
+    });
+    c.put_via(0, "/services/nat", "v");
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_auto_sync(Duration::from_millis(300));
+    let f = ServiceFinder::new(cfg).unwrap();
+    let end = Instant::now() + WAIT;
+    let advertised = loop {
+        let health = f.member_health();
+        if let Some(m) = health.iter().find(|m| m.endpoint == "127.0.0.1:1") {
+            break m.clone();
+        }
+        assert!(Instant::now() < end, "never listed: {health:?}");
+        std::thread::sleep(Duration::from_millis(50)); // auto-sync has no event to await
+    };
+    assert!(!advertised.healthy);
+    let why = advertised.last_error.unwrap_or_default();
+    assert!(
+        why.starts_with("listed by the cluster but not answering here"),
+        "{why}"
+    );
+    // Several syncs later, the configured endpoints still serve.
+    let synced = Instant::now() + Duration::from_secs(2);
+    let mut lookups = 0;
+    while Instant::now() < synced {
+        assert_eq!(f.get_service("nat").unwrap().as_deref(), Some("v"));
+        lookups += 1;
+    }
+    let health = f.member_health();
+    for e in c.endpoints() {
+        assert!(
+            health.iter().any(|m| m.endpoint == e && m.healthy),
+            "{e}: {health:?}"
+        );
+    }
+    assert!(lookups > 10, "{lookups}");
+}
+
 /// Credentials given to a finder of a cluster with auth off: etcd answers "authentication
 /// is not enabled", and the finder goes on without a token, as etcd's Go client does
 /// (issue 19, item 19: every lookup and new watch failed). When auth is turned on later,
