@@ -615,6 +615,13 @@ turtle_status turtle_config_set_metrics_addr(struct turtle_config *config, const
 turtle_status turtle_config_set_cache(struct turtle_config *config, bool on);
 
 /**
+ * Sets how many names of each kind (services, instance lists) the cache keeps, at least 1
+ * (default 10000); past that, an eighth of them, those looked up least recently, leave
+ * and their watches end.
+ */
+turtle_status turtle_config_set_cache_limit(struct turtle_config *config, size_t max);
+
+/**
  * Sets how many undelivered changes a watch keeps while its callback is busy, at least 1
  * (default 1024); past that the oldest are dropped and counted in `skipped`.
  */

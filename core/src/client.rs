@@ -62,7 +62,7 @@ impl Client {
     /// Unusable settings are an `InvalidArgument` error (see [`Config::check`]).
     pub async fn connect(config: Config) -> Result<Client> {
         config.check()?;
-        let cache = config.cache.then(Arc::default);
+        let cache = (config.cache).then(|| Arc::new(Cache::new(config.cache_limit)));
         let pool = Pool::new(Arc::new(config)).await?;
         let exporter = match pool.cfg.metrics_addr {
             None => None,
@@ -217,23 +217,28 @@ impl Client {
         let Some(cache) = self.inner.cache.clone() else {
             return;
         };
-        let Some(entry) = cache.to_fill(name, target) else {
+        let Some(added) = cache.to_fill(name, target) else {
             return;
         };
+        for id in &added.evicted {
+            self.stop_watch(*id);
+        }
         // An instances entry keeps full lists: the prefix watch's snapshots and events
         // go through the adapter that makes them.
         let sink = match target {
-            Target::Service => entry,
-            Target::Instances => match self.instances_sink(name, entry) {
+            Target::Service => added.sink,
+            Target::Instances => match self.instances_sink(name, added.sink) {
                 Ok(sink) => sink,
                 Err(_) => return cache.forget(name, target),
             },
         };
-        let (me, name) = (self.clone(), name.to_string());
+        let (me, name, entry) = (self.clone(), name.to_string(), added.entry);
         tokio::spawn(async move {
             let opts = WatchOptions::initial();
-            if me.start_watch(&name, target, opts, sink).await.is_err() {
-                cache.forget(&name, target);
+            match me.start_watch(&name, target, opts, sink).await {
+                Ok(id) if !entry.started(id) => me.stop_watch(id),
+                Ok(_) => {}
+                Err(_) => cache.forget(&name, target),
             }
         });
     }

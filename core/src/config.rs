@@ -87,6 +87,7 @@ pub struct Config {
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) probe_backoff: (Duration, Duration),
     pub(crate) cache: bool,
+    pub(crate) cache_limit: usize,
     pub(crate) tls: Tls,
     pub(crate) auth: Option<Credentials>,
     /// The domain whose SRV records name the members.
@@ -209,6 +210,7 @@ impl Config {
             retry_backoff: d::RETRY_BACKOFF,
             probe_backoff: d::PROBE_BACKOFF,
             cache: d::CACHE,
+            cache_limit: d::CACHE_LIMIT,
             tls: Tls::default(),
             auth: None,
             discovery: None,
@@ -362,6 +364,17 @@ impl Config {
     pub fn with_consistency(mut self, c: Consistency) -> Config {
         self.consistency = c;
         self
+    }
+
+    /// How many names of each kind (services, instance lists) the cache keeps at most
+    /// (default 10,000; at least 1). Past that, an eighth of them, those looked up least
+    /// recently, leave at once and their watches end; a lookup of one reads etcd again.
+    pub fn with_cache_limit(mut self, n: usize) -> Result<Config> {
+        if n == 0 {
+            return Err(Error::invalid("cache_limit must be at least 1"));
+        }
+        self.cache_limit = n;
+        Ok(self)
     }
 
     /// How many undelivered changes a watch keeps while its callback is busy (default 1024).
@@ -595,7 +608,8 @@ mod tests {
             .to_string()
             .contains("1025 bytes"));
         assert!(c.service_key(&long[1..]).is_ok());
-        assert!(c.with_max_queued_changes(0).is_err());
+        assert!(c.clone().with_max_queued_changes(0).is_err());
+        assert!(c.with_cache_limit(0).is_err());
     }
 
     #[test]

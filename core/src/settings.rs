@@ -42,6 +42,8 @@ pub(crate) const RETRY_BACKOFF: (Duration, Duration) = (ms(20), ms(500));
 pub(crate) const PROBE_BACKOFF: (Duration, Duration) = (ms(100), ms(2000));
 /// Whether the watch-backed cache is on.
 pub(crate) const CACHE: bool = false;
+/// Names of each kind (services, instance lists) the cache keeps at most.
+pub(crate) const CACHE_LIMIT: usize = 10_000;
 /// Whether metrics are counted.
 pub(crate) const METRICS: bool = true;
 /// The time to live of a registration's lease (a per-call option, not a `Config` setting).
@@ -125,6 +127,8 @@ pub const SETTINGS: &[Setting] = &[
     row("deadline of a call", Duration(DEADLINE), &["with_deadline"]).c(&["deadline_ms"]).py(&["timeout"]).cli(&["--timeout"]),
     row("read consistency", Words("linearizable"), &["with_consistency"]).c(&["consistency"]).py(&["serializable"]),
     row("watch-backed cache", Switch(CACHE), &["with_cache"]).c(&["cache"]).py(&["cache"]),
+    row("names the cache keeps, of services and of instance lists each (the least recently looked up go first)",
+        Count(CACHE_LIMIT), &["with_cache_limit"]).c(&["cache_limit"]).py(&["cache_limit"]),
     row("changes queued per watch", Count(MAX_QUEUED_CHANGES), &["with_max_queued_changes"])
         .c(&["max_queued_changes"]).py(&["max_queued_changes"]),
     row("largest response accepted, bytes", Count(MAX_RESPONSE_BYTES), &["with_max_response_bytes"])

@@ -312,6 +312,17 @@ pub extern "C" fn turtle_config_set_cache(config: *mut turtle_config, on: bool) 
     guard(|| update(config, |c| Ok(c.with_cache(on))))
 }
 
+/// Sets how many names of each kind (services, instance lists) the cache keeps, at least 1
+/// (default 10000); past that, an eighth of them, those looked up least recently, leave
+/// and their watches end.
+#[no_mangle]
+pub extern "C" fn turtle_config_set_cache_limit(
+    config: *mut turtle_config,
+    max: usize,
+) -> turtle_status {
+    guard(|| update(config, |c| c.with_cache_limit(max)))
+}
+
 /// Sets how many undelivered changes a watch keeps while its callback is busy, at least 1
 /// (default 1024); past that the oldest are dropped and counted in `skipped`.
 #[no_mangle]

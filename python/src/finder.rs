@@ -114,6 +114,7 @@ struct Others {
     prefix: Option<String>,
     serializable: Option<bool>,
     cache: Option<bool>,
+    cache_limit: Option<usize>,
     max_queued_changes: Option<usize>,
     max_response_bytes: Option<usize>,
     metrics: Option<bool>,
@@ -140,6 +141,9 @@ impl Others {
         }
         if let Some(on) = self.cache {
             cfg = cfg.with_cache(on);
+        }
+        if let Some(n) = self.cache_limit {
+            cfg = cfg.with_cache_limit(n)?;
         }
         if let Some(on) = self.metrics {
             cfg = cfg.with_metrics(on);
@@ -236,7 +240,7 @@ impl ServiceFinder {
     #[new]
     #[pyo3(signature = (
         endpoints=None, *, prefix=None, timeout=None, serializable=None, cache=None,
-        max_queued_changes=None, max_response_bytes=None, hedge_after=None,
+        cache_limit=None, max_queued_changes=None, max_response_bytes=None, hedge_after=None,
         hedge_floor=None, connect_timeout=None, keepalive=None, watch_check=None, leader_check=None,
         watch_retry_delay=None, retry_backoff=None, probe_backoff=None, ca_file=None,
         ca_pem=None, cert_file=None, key_file=None, server_name=None, user=None,
@@ -253,6 +257,7 @@ impl ServiceFinder {
         timeout: Option<f64>,
         serializable: Option<bool>,
         cache: Option<bool>,
+        cache_limit: Option<usize>,
         max_queued_changes: Option<usize>,
         max_response_bytes: Option<usize>,
         hedge_after: Option<f64>,
@@ -282,7 +287,7 @@ impl ServiceFinder {
         #[rustfmt::skip]
         let security = Security { ca_file, ca_pem, cert_file, key_file, server_name, user, password, discovery_srv, name_server };
         #[rustfmt::skip]
-        let others = Others { prefix, serializable, cache, max_queued_changes, max_response_bytes, metrics, metrics_addr };
+        let others = Others { prefix, serializable, cache, cache_limit, max_queued_changes, max_response_bytes, metrics, metrics_addr };
         let cfg = endpoints_config(endpoints)?
             .and_then(|cfg| security.apply(cfg))
             .and_then(|cfg| others.apply(cfg))

@@ -142,6 +142,7 @@ class ServiceFinder:
         timeout: float | None = None,
         serializable: bool | None = None,
         cache: bool | None = None,
+        cache_limit: int | None = None,
         max_queued_changes: int | None = None,
         max_response_bytes: int | None = None,
         hedge_after: float | None = None,

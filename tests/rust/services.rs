@@ -536,3 +536,43 @@ fn cached_instances_are_answered_from_memory() {
     );
     reg.close();
 }
+
+/// The value of gauge `name` in the finder's metrics.
+fn gauge(f: &ServiceFinder, name: &str) -> f64 {
+    let text = f.metrics().unwrap();
+    (text.lines())
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// The cached set is bounded (issue 19, item 7: 20,000 names kept 20,001 watches): past
+/// `cache_limit`, the names looked up least recently leave with their watches, and a
+/// lookup of one reads etcd again.
+#[test]
+fn the_cache_keeps_at_most_its_limit_of_names_and_their_watches() {
+    let c = Cluster::start();
+    let cfg = Config::new(c.endpoints()).unwrap().with_cache(true);
+    let f = ServiceFinder::new(cfg.with_cache_limit(8).unwrap()).unwrap();
+    c.put_via(0, "/services/b0", "first");
+    for i in 0..40 {
+        f.get_service(&format!("b{i}")).unwrap();
+    }
+    // The watches start in the background: wait for the count to settle at the limit.
+    let end = Instant::now() + WAIT;
+    while gauge(&f, "turtle_watches") > 8.0 {
+        assert!(
+            Instant::now() < end,
+            "{} watches",
+            gauge(&f, "turtle_watches")
+        );
+        std::thread::sleep(Duration::from_millis(20)); // no event says a cancel was applied
+    }
+    assert!(gauge(&f, "turtle_watches") >= 1.0);
+    let before = requests(&f, "get_service");
+    c.put_via(0, "/services/b0", "second");
+    assert_eq!(f.get_service("b0").unwrap().as_deref(), Some("second"));
+    assert!(
+        requests(&f, "get_service") > before,
+        "b0 was evicted: read anew"
+    );
+}
