@@ -360,11 +360,54 @@ impl Client {
         sink: Option<Arc<dyn Sink>>,
     ) -> Result<Registration> {
         let spec = registration::spec(&self.config().prefix, name, addr, opts)?;
+        let key = spec.key.clone();
+        self.check_unregistered(&key)?;
         let reg = registration::register(self.inner.pool.clone(), spec, sink).await?;
+        if !self.keep_registration(&reg) {
+            // Another registration of the key got in while this one was written.
+            reg.close_async().await;
+            return Err(already_registered(&key));
+        }
+        self.watch_own_key(&reg, name);
+        Ok(reg)
+    }
+
+    /// Adds `reg` to the client's open registrations; false when one of its key is there.
+    fn keep_registration(&self, reg: &Registration) -> bool {
         let mut all = self.inner.registrations.lock();
         all.retain(|r| !r.is_ended());
+        if all.iter().any(|r| r.key() == reg.key()) {
+            return false;
+        }
         all.push(reg.clone());
-        Ok(reg)
+        true
+    }
+
+    /// An error when this client has an open registration of `key`: two would share one
+    /// key under two leases, and the first closed would take the other's instance away.
+    fn check_unregistered(&self, key: &str) -> Result<()> {
+        let all = self.inner.registrations.lock();
+        match all.iter().any(|r| r.key() == key && !r.is_ended()) {
+            true => Err(already_registered(key)),
+            false => Ok(()),
+        }
+    }
+
+    /// Watches the registration's own key from its write on, so a deletion by someone
+    /// else is written back; the watch ends with the registration.
+    fn watch_own_key(&self, reg: &Registration, name: &str) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            service: name.to_string(),
+            key: reg.key().as_bytes().to_vec(),
+            range_end: None,
+            next_rev: reg.written() + 1,
+            sink: reg.key_watcher(),
+            resync: false,
+        };
+        if self.inner.hub.add(id, entry) {
+            reg.on_end(self.inner.hub.remover(id));
+        }
     }
 
     /// Every registration of this client that is still open.
@@ -533,4 +576,12 @@ impl std::fmt::Debug for InstancesStream {
             .field("id", &self.rx.id)
             .finish()
     }
+}
+
+/// A second registration of `key` on one client.
+fn already_registered(key: &str) -> Error {
+    Error::invalid(format!(
+        "{key:?} is registered by this finder already: keep that registration, or close it \
+         first (or give this one another instance id)"
+    ))
 }

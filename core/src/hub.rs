@@ -87,6 +87,14 @@ impl Hub {
     pub(crate) fn remove(&self, id: i64) {
         let _ = self.tx.send(Cmd::Remove(id));
     }
+
+    /// What removes watch `id` later, without holding the hub (or its client).
+    pub(crate) fn remover(&self, id: i64) -> impl FnOnce() + Send + 'static {
+        let tx = self.tx.clone();
+        move || {
+            let _ = tx.send(Cmd::Remove(id));
+        }
+    }
 }
 
 /// How a stream ended.

@@ -11,6 +11,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::config::MAX_DURATION;
 use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, Result};
+use crate::failure::lease_not_found;
 use crate::instance::{entry_value, RegistrationState};
 use crate::keys::{check_name, MAX_NAME_BYTES};
 use crate::options::RegisterOptions;
@@ -71,6 +72,12 @@ struct Shared {
     ended_async: Notify,
     /// The process that made it (its task runs there, not in a child after fork()).
     pid: u32,
+    /// The revision of the last write of the key.
+    written: AtomicI64,
+    /// Told when the key was seen deleted (by someone else, or with a lease that ended).
+    key_gone: Notify,
+    /// Run once when the task ends: ends the watch of the own key.
+    on_end: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Shared {
@@ -83,9 +90,16 @@ impl Shared {
 
     fn end(&self) {
         self.set_state(RegistrationState::Closed);
-        *self.ended.lock() = true;
+        let on_end = {
+            let mut slot = self.on_end.lock();
+            *self.ended.lock() = true;
+            slot.take()
+        };
         self.ended_cv.notify_all();
         self.ended_async.notify_waiters();
+        if let Some(f) = on_end {
+            f();
+        }
     }
 }
 
@@ -161,6 +175,44 @@ impl Registration {
     pub(crate) fn is_ended(&self) -> bool {
         *self.shared.ended.lock()
     }
+
+    /// The revision of the key's last write by this registration.
+    pub(crate) fn written(&self) -> i64 {
+        self.shared.written.load(Ordering::SeqCst)
+    }
+
+    /// The sink of the watch of the own key: a deletion (by `etcdctl del`, or by the end
+    /// of another registration's lease that had taken the key over) has the task write
+    /// the key back under its lease.
+    pub(crate) fn key_watcher(&self) -> Arc<dyn Sink> {
+        Arc::new(KeyWatcher(Arc::downgrade(&self.shared)))
+    }
+
+    /// Runs `f` when the registration ends (at once if it has).
+    pub(crate) fn on_end(&self, f: impl FnOnce() + Send + 'static) {
+        let mut slot = self.shared.on_end.lock();
+        if *self.shared.ended.lock() {
+            drop(slot);
+            return f();
+        }
+        *slot = Some(Box::new(f));
+    }
+}
+
+/// Watches the registration's own key.
+struct KeyWatcher(std::sync::Weak<Shared>);
+
+impl Sink for KeyWatcher {
+    fn deliver(&self, d: Delivery) {
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        if let Delivery::Change(c) = d {
+            if c.value.is_none() {
+                shared.key_gone.notify_one();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Registration {
@@ -193,6 +245,9 @@ pub(crate) async fn register(
         ended_cv: Condvar::new(),
         ended_async: Notify::new(),
         pid: std::process::id(),
+        written: AtomicI64::new(0),
+        key_gone: Notify::new(),
+        on_end: Mutex::new(None),
     });
     let session = write(&pool, &spec, &shared).await?;
     pool.metrics.registrations(1);
@@ -215,13 +270,18 @@ async fn write(pool: &Arc<Pool>, spec: &Spec, shared: &Arc<Shared>) -> Result<Se
             let mut kv = m.kv.clone();
             let (key, value) = (spec.key.clone(), spec.value.clone());
             let opts = etcd_client::PutOptions::new().with_lease(session.id());
-            async move { kv.put(key, value, Some(opts)).await.map(|_| ()) }
+            async move { kv.put(key, value, Some(opts)).await }
         })
         .await;
-    if let Err(e) = put {
-        session.close(pool).await;
-        return Err(e);
-    }
+    let put = match put {
+        Ok(put) => put,
+        Err(e) => {
+            session.close(pool).await;
+            return Err(e);
+        }
+    };
+    let revision = put.header().map_or(0, |h| h.revision());
+    shared.written.store(revision, Ordering::SeqCst);
     shared.lease.store(session.id(), Ordering::SeqCst);
     let ttl = session.ttl().as_secs() as i64;
     shared.ttl.store(ttl, Ordering::SeqCst);
@@ -243,6 +303,10 @@ async fn keep(
         tokio::select! {
             _ = &mut stopped => break,
             _ = session.lost() => {}
+            _ = shared.key_gone.notified() => {
+                put_back(&pool, &spec, &shared, &session).await;
+                continue;
+            }
         };
         // Gone, or surely not confirmed within its TTL: a new lease and write.
         shared.set_state(RegistrationState::Reregistering);
@@ -274,6 +338,38 @@ async fn keep(
     session.close(&pool).await;
     pool.metrics.registrations(-1);
     shared.end();
+}
+
+/// Writes the key again under the live session's lease after it was seen deleted (not
+/// ours to judge who deleted it: the instance still runs). A put that fails is reported;
+/// a lease gone (revoked: the deletion was its end) is the session's to find and handle.
+async fn put_back(pool: &Pool, spec: &Spec, shared: &Shared, session: &Session) {
+    if !session.is_alive() {
+        return;
+    }
+    let put = pool
+        .run(Op::PUT, pool.cfg.deadline, |m| {
+            let mut kv = m.kv.clone();
+            let (key, value) = (spec.key.clone(), spec.value.clone());
+            let opts = etcd_client::PutOptions::new().with_lease(session.id());
+            async move {
+                match kv.put(key, value, Some(opts)).await {
+                    Ok(put) => Ok(Some(put)),
+                    Err(e) if lease_not_found(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .await;
+    match put {
+        Ok(Some(put)) => {
+            let revision = put.header().map_or(0, |h| h.revision());
+            shared.written.store(revision, Ordering::SeqCst);
+            pool.metrics.reregistered();
+        }
+        Ok(None) => {}
+        Err(e) => report(shared, e),
+    }
 }
 
 /// Waits `pause`, or until the registration is told to stop; true when stopped.

@@ -576,3 +576,48 @@ fn the_cache_keeps_at_most_its_limit_of_names_and_their_watches() {
         "b0 was evicted: read anew"
     );
 }
+
+/// A registration keeps its key (issue 19, item 6): deleted by hand, it is written back;
+/// two processes registering one address share the key, and the one closed first does
+/// not take the other's instance away; a second registration of a key on one finder is
+/// refused.
+#[test]
+fn a_registration_keeps_its_key_when_deleted_or_shared_and_one_finder_refuses_a_twin() {
+    let c = Cluster::start();
+    let (a, b, watcher) = (finder(&c), finder(&c), finder(&c));
+    let (_w, lists) = watch_lists(&watcher, "own");
+    let one = |l: &Instances| addrs(l) == ["10.7.0.1:80"];
+    let none = |l: &Instances| l.instances.is_empty();
+    let reg = a.register("own", "10.7.0.1:80", ttl(30)).unwrap();
+    until(&lists, one);
+    c.delete_via(1, reg.key());
+    until(&lists, none);
+    until(&lists, one);
+    assert_eq!(reg.state(), RegistrationState::Registered);
+
+    let twin = a.register("own", "10.7.0.1:80", ttl(30)).unwrap_err();
+    assert_eq!(
+        twin.kind(),
+        turtle_finder::ErrorKind::InvalidArgument,
+        "{twin}"
+    );
+    assert!(
+        twin.to_string()
+            .contains("registered by this finder already"),
+        "{twin}"
+    );
+
+    // b's put moves the key to b's lease; b's close revokes it; a writes it back.
+    let other = b.register("own", "10.7.0.1:80", ttl(30)).unwrap();
+    other.close();
+    until(&lists, none);
+    until(&lists, one);
+    let got = c.etcdctl(&["get", reg.key(), "--print-value-only"]);
+    assert!(got.contains("10.7.0.1:80"), "{got:?}");
+    // Closed, it stays gone.
+    reg.close();
+    until(&lists, none);
+    let again = a.register("own", "10.7.0.1:80", ttl(30)).unwrap();
+    until(&lists, one);
+    again.close();
+}
