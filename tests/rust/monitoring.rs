@@ -389,3 +389,44 @@ fn members_and_health_report_a_stopped_member() {
     assert_eq!(f.members().unwrap().len(), 3);
     assert!(!f.health().unwrap()[stopped].reachable);
 }
+
+/// The `/metrics` server bounds what slow clients hold (issue 19, item 5: 500 half-sent
+/// requests kept 500 descriptors for 60 s and more): at most 32 connections are taken
+/// at once, the rest wait in the kernel's backlog, and one that has not sent its headers
+/// within 5 s is closed.
+#[test]
+fn the_metrics_server_bounds_connections_and_closes_slow_ones() {
+    use std::io::{Read, Write};
+    let c = Cluster::start();
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_metrics_addr("127.0.0.1:0")
+        .unwrap();
+    let f = ServiceFinder::new(cfg).unwrap();
+    let addr = f.metrics_addr().expect("an address");
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let base = fds();
+    let mut slow: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s
+        })
+        .collect();
+    // The first one closed shows the header timeout (within the read timeout, not the
+    // 30 s connection limit); by then the server took all it would.
+    let mut rest = Vec::new();
+    slow[0]
+        .read_to_end(&mut rest)
+        .expect("closed, not timed out");
+    let held = fds() - base - slow.len();
+    assert!(held <= 32 + 4, "{held} descriptors held by the server");
+    for s in &mut slow[1..] {
+        s.read_to_end(&mut rest).expect("every slow one is closed");
+    }
+    let (status, body) = http_get(&format!("http://{addr}/metrics")).unwrap();
+    assert_eq!(status, 200);
+    promtool_check_metrics(&body).unwrap();
+}
