@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -139,11 +140,81 @@ fn proc_stat(pid: u32) -> Option<(char, u64)> {
 }
 
 fn state_file(dir: &Path) -> PathBuf {
-    dir.join("cluster.json")
+    dir.join(STATE_FILE)
+}
+
+/// The state file's name.
+const STATE_FILE: &str = "cluster.json";
+/// The lock `up` and `down` hold, so two of them on one directory never interleave.
+const LOCK_FILE: &str = "cluster.lock";
+
+/// Takes the state directory's lock (creating the directory), or says who holds it.
+fn lock(dir: &Path) -> Result<File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: a plain syscall on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(format!(
+            "another turtle dev-cluster command is using {} now",
+            dir.display()
+        ));
+    }
+    Ok(file)
+}
+
+/// What `up` made in the state directory, as its state file records it (a file written
+/// before the record existed: each member's data directory and log).
+fn created(v: &Value, members: &[Running]) -> Vec<String> {
+    match v["created"].as_array() {
+        Some(list) => (list.iter().filter_map(Value::as_str).map(String::from)).collect(),
+        None => (members.iter())
+            .flat_map(|m| [m.name.clone(), format!("{}.log", m.name)])
+            .collect(),
+    }
+}
+
+/// The entries of `dir` that are neither the state, the lock, nor in `ours`.
+fn foreign(dir: &Path, ours: &[String]) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let name = entry.map_err(|e| e.to_string())?.file_name();
+        let name = name.to_string_lossy().into_owned();
+        if name != STATE_FILE && name != LOCK_FILE && !ours.contains(&name) {
+            found.push(name);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Removes what `up` made (`ours`) and the state file; anything else stays.
+fn remove_ours(dir: &Path, ours: &[String]) {
+    for name in ours.iter().map(String::as_str).chain([STATE_FILE]) {
+        let path = dir.join(name);
+        let _ = match path.is_dir() {
+            true => std::fs::remove_dir_all(&path),
+            false => std::fs::remove_file(&path),
+        };
+    }
 }
 
 /// The members `up` recorded in `dir`, if it did.
 pub fn recorded(dir: &Path) -> Result<Option<Vec<Running>>, String> {
+    Ok(record(dir)?.map(|(members, _)| members))
+}
+
+/// The members `up` recorded and the names of what it made in the state directory.
+type Record = (Vec<Running>, Vec<String>);
+
+/// The members `up` recorded in `dir` and what it made there, if it did.
+fn record(dir: &Path) -> Result<Option<Record>, String> {
     let text = match std::fs::read_to_string(state_file(dir)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -168,14 +239,18 @@ pub fn recorded(dir: &Path) -> Result<Option<Vec<Running>>, String> {
             })
         })
         .collect::<Option<Vec<_>>>()
-        .map(Some)
+        .map(|members| {
+            let made = created(&v, &members);
+            Some((members, made))
+        })
         .ok_or_else(bad)
 }
 
-/// Starts `n` members with their data in `dir`, detached; records them; their endpoints.
-/// Refuses when `dir` already records a member that runs.
-pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
-    if let Some(members) = recorded(dir)? {
+/// What an earlier `up` made in `dir`, when `dir` may be used: it records no member that
+/// runs, and holds nothing else.
+fn check_free(dir: &Path) -> Result<Vec<String>, String> {
+    let before = record(dir)?;
+    if let Some((members, _)) = &before {
         if members.iter().any(Running::is_alive) {
             return Err(format!(
                 "a dev cluster already runs from {} (turtle dev-cluster down stops it)",
@@ -183,7 +258,25 @@ pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
             ));
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let made_before = before.map(|(_, made)| made).unwrap_or_default();
+    let others = foreign(dir, &made_before)?;
+    if !others.is_empty() {
+        return Err(format!(
+            "{} holds files dev-cluster did not make ({}): give --state-dir an empty or new directory",
+            dir.display(),
+            others.join(", ")
+        ));
+    }
+    Ok(made_before)
+}
+
+/// Starts `n` members with their data in `dir`, detached; records them and what it made;
+/// their endpoints. Refuses when `dir` already records a member that runs, holds anything
+/// an earlier `up` did not make, or another `up` or `down` is at work there.
+pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
+    let _lock = lock(dir)?;
+    let made_before = check_free(dir)?;
+    remove_ours(dir, &made_before);
     let ports = free_ports(2 * n).map_err(|e| format!("no free ports: {e}"))?;
     let names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
     let initial: Vec<String> = (names.iter().enumerate())
@@ -213,10 +306,14 @@ pub fn up(dir: &Path, n: usize) -> Result<Vec<Running>, String> {
             }
         }
     }
+    let made: Vec<String> = (names.iter())
+        .flat_map(|n| [n.clone(), format!("{n}.log")])
+        .collect();
     let record = json!({
         "members": running.iter().map(|m| json!({
             "name": m.name, "pid": m.pid, "started": m.started, "endpoint": m.endpoint,
         })).collect::<Vec<_>>(),
+        "created": made,
     });
     std::fs::write(state_file(dir), format!("{record:#}\n"))
         .map_err(|e| format!("{}: {e}", state_file(dir).display()))?;
@@ -247,9 +344,14 @@ fn spawn_member(dir: &Path, spec: &MemberSpec) -> Result<Running, String> {
 }
 
 /// Stops the members `dir` records (SIGTERM, then SIGKILL after 10 s) if they are still
-/// the processes `up` started, and removes their data; the members it stopped.
+/// the processes `up` started, and removes what `up` made there (nothing else); the
+/// members it stopped.
 pub fn down(dir: &Path) -> Result<Vec<Running>, String> {
-    let Some(members) = recorded(dir)? else {
+    if !state_file(dir).exists() {
+        return Ok(Vec::new());
+    }
+    let lock = lock(dir)?;
+    let Some((members, made)) = record(dir)? else {
         return Ok(Vec::new());
     };
     let alive: Vec<Running> = members.into_iter().filter(Running::is_alive).collect();
@@ -268,17 +370,8 @@ pub fn down(dir: &Path) -> Result<Vec<Running>, String> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-            n == "cluster.json" || (n.starts_with('m') && (path.is_dir() || n.ends_with(".log")))
-        });
-        if ours {
-            let _ = match path.is_dir() {
-                true => std::fs::remove_dir_all(&path),
-                false => std::fs::remove_file(&path),
-            };
-        }
-    }
+    remove_ours(dir, &made);
+    let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+    drop(lock);
     Ok(alive)
 }

@@ -95,6 +95,13 @@ fn every_subcommand_against_a_real_cluster() {
         out.contains("operation=\"member_list\",outcome=\"ok\""),
         "{out}"
     );
+    let (code, out, _) = run(&c, &["--json", "metrics"]);
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&out).expect("--json metrics is JSON");
+    let samples = doc["samples"].as_array().unwrap();
+    assert!(samples.iter().any(|s| s["name"] == "turtle_requests_total"
+        && s["labels"]["operation"] == "member_list"
+        && s["value"].as_f64() >= Some(1.0)));
 
     // watch: the value, then one line per change, until SIGINT.
     let endpoints = c.endpoints().join(",");
@@ -163,6 +170,7 @@ fn bad_arguments_are_usage_errors_and_an_unreachable_cluster_one_line() {
             "{",
         ],
         &["dev-cluster", "up", "--members", "0"],
+        &["metrics", "--from", "not an addr"],
     ] {
         let (code, _, err) = split(turtle(args).output().unwrap());
         assert_eq!(code, 2, "turtle {args:?}: {err}");
@@ -261,6 +269,12 @@ fn dev_cluster_up_status_down_leaves_no_process_behind() {
     assert_eq!(code, 1);
     assert!(err.contains("already runs"), "{err}");
 
+    // Files the user put there meanwhile are not dev-cluster's to delete (issue 19,
+    // item 4: `down` removed main/, models/ and mynotes.log).
+    for d in ["main", "models", "m9"] {
+        std::fs::create_dir(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("mynotes.log"), "mine").unwrap();
     let (code, out, _) = split(
         turtle(&["dev-cluster", "down", "--state-dir", &d])
             .output()
@@ -272,12 +286,31 @@ fn dev_cluster_up_status_down_leaves_no_process_behind() {
         assert!(!runs(*p), "pid {p} still runs");
     }
     assert!(!dir.join("cluster.json").exists() && !dir.join("m0").exists());
-    let (code, _, _) = split(
-        turtle(&["dev-cluster", "status", "--state-dir", &d])
+    let mut left: Vec<String> = (std::fs::read_dir(&dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["m9", "main", "models", "mynotes.log"]);
+    // A directory holding anything else is refused, and left as it is.
+    let (code, _, err) = split(
+        turtle(&["dev-cluster", "up", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("did not make (m9, main, models, mynotes.log)"),
+        "{err}"
+    );
+    assert!(dir.join("m9").is_dir() && !dir.join("cluster.json").exists());
+    let (code, out, _) = split(
+        turtle(&["--json", "dev-cluster", "status", "--state-dir", &d])
             .output()
             .unwrap(),
     );
     assert_eq!(code, 4);
+    let doc: Value = serde_json::from_str(&out).expect("JSON with no cluster too");
+    assert_eq!(doc["members"], serde_json::json!([]));
     let (code, out, _) = split(
         turtle(&["dev-cluster", "down", "--state-dir", &d])
             .output()
@@ -285,6 +318,68 @@ fn dev_cluster_up_status_down_leaves_no_process_behind() {
     );
     assert_eq!(code, 0);
     assert!(out.contains("no dev cluster"), "{out}");
+}
+
+/// Two `up` at once on one directory: one starts the cluster, the other is refused and
+/// leaves no process behind (issue 19, item 4); an etcd that cannot start is said at once,
+/// not after the 30 s wait.
+#[test]
+fn dev_cluster_up_takes_a_lock_and_reports_an_etcd_that_exits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let d = dir.display().to_string();
+    let _down = DownOnDrop(&dir);
+    let racers: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            turtle(&["dev-cluster", "up", "--state-dir", &d])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes: Vec<(i32, String)> = racers
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stderr).into(),
+            )
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(codes[0].0, 0, "{codes:?}");
+    assert_eq!(codes[1].0, 1, "{codes:?}");
+    let why = &codes[1].1;
+    assert!(
+        why.contains("is using") || why.contains("already runs"),
+        "{why}"
+    );
+    let (code, out, _) = split(
+        turtle(&["dev-cluster", "down", "--state-dir", &d])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((code, out.matches("stopped m").count()), (0, 3), "{out}");
+    let ours = std::fs::read_dir("/proc").unwrap().filter_map(|e| {
+        let cmd = std::fs::read(e.ok()?.path().join("cmdline")).ok()?;
+        String::from_utf8_lossy(&cmd).contains(&d).then_some(())
+    });
+    assert_eq!(ours.count(), 0, "an etcd of {d} still runs");
+
+    let bad = tmp.path().join("bad").display().to_string();
+    let (code, _, err) = split(
+        turtle(&["dev-cluster", "up", "--state-dir", &bad])
+            .env("ETCD_BIN", "/bin/false")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("member m") && err.contains(") exited; it wrote nothing"),
+        "{err}"
+    );
 }
 
 /// Runs `turtle` against `c` with its stdout piped; the child and its first line.

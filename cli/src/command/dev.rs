@@ -24,7 +24,7 @@ pub(crate) fn run(g: &Global, action: DevAction, dir: &Path) -> Outcome {
 fn up(g: &Global, dir: &Path, members: usize) -> Outcome {
     let running = dev_cluster::up(dir, members).map_err(|m| failure(1, m))?;
     let endpoints: Vec<String> = running.iter().map(|m| m.endpoint.clone()).collect();
-    if let Err(e) = wait_healthy(&endpoints) {
+    if let Err(e) = wait_healthy(dir, &running) {
         let _ = dev_cluster::down(dir);
         let logs = dir.display();
         return Err(failure(
@@ -68,6 +68,9 @@ fn down(g: &Global, dir: &Path) -> Outcome {
 fn status(g: &Global, dir: &Path) -> Outcome {
     let Some(members) = dev_cluster::recorded(dir).map_err(|m| failure(1, m))? else {
         let none = format!("no dev cluster runs from {}", dir.display());
+        if g.json {
+            out!("{}", json!({"state_dir": dir, "members": []}));
+        }
         return Err(failure(4, none));
     };
     let alive = members.iter().filter(|m| m.is_alive()).count();
@@ -96,11 +99,27 @@ fn status(g: &Global, dir: &Path) -> Outcome {
     }
 }
 
-/// Waits up to 30 s until every member is healthy.
-fn wait_healthy(endpoints: &[String]) -> Result<(), Error> {
+/// Waits up to 30 s until every member is healthy; at once an error when one exited.
+fn wait_healthy(dir: &Path, running: &[dev_cluster::Running]) -> Result<(), Error> {
+    let endpoints: Vec<&str> = running.iter().map(|m| m.endpoint.as_str()).collect();
     let f = ServiceFinder::new(Config::new(endpoints)?)?;
     let end = Instant::now() + Duration::from_secs(30);
     loop {
+        if let Some(m) = running.iter().find(|m| !m.is_alive()) {
+            let log = dir.join(format!("{}.log", m.name));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let said = match last.is_empty() {
+                true => "it wrote nothing".to_string(),
+                false => format!("its last words: {last}"),
+            };
+            let message = format!("member {} (pid {}) exited; {said}", m.name, m.pid);
+            return Err(Error::new(ErrorKind::Unavailable, message));
+        }
         let list = f.health()?;
         if list.iter().all(|s| s.is_healthy()) {
             return Ok(());
