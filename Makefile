@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup demo test test-rust test-python bench bench-python lint fmt header install wheel ci
+.PHONY: help setup demo test test-loaded test-rust test-python bench bench-python lint fmt header install wheel ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ demo: setup ## Start a local 3-member cluster; lookup, watch, kill the member in
 
 test: setup ## Lint, then run every test: Rust, C and Python (what CI runs)
 	tools/test-all.sh
+
+test-loaded: setup ## make test with two CPU-bound busy loops beside it (a busy CI machine)
+	tools/test-loaded.sh
 
 test-rust: ## Rust unit, doc and integration tests, and the C tests through libturtle
 	$(CARGO) build --workspace --all-targets

@@ -59,9 +59,7 @@ impl Dispatcher {
         let closed = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(Latch::default());
         let (flag, latch) = (closed.clone(), ended.clone());
-        let join = std::thread::Builder::new()
-            .name("turtle-dispatch".into())
-            .spawn(move || run(rx, &flag, &latch))
+        let join = crate::threads::spawn("turtle-dispatch", move || run(rx, &flag, &latch))
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Internal,

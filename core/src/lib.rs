@@ -10,7 +10,7 @@
 //! across members within a deadline, background re-probes) and the watch hub (one watch
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
-// Layers, each using only those above it: error, settings, clock, sigpipe; keys, failure; retry,
+// Layers, each using only those above it: error, settings, clock, sigpipe, threads; keys, failure; retry,
 // endpoints, change, security, metrics, exporter, latency; instance, discovery, auth; config,
 // delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
 // hub, cluster; registration, membership; client; finder.
@@ -48,6 +48,7 @@ mod security;
 mod session;
 mod settings;
 mod sigpipe;
+mod threads;
 mod waits;
 
 pub use change::{value_text, Change, ChangeKind};

@@ -220,7 +220,13 @@ impl Round {
     fn expire(&mut self, pool: &Pool, deadline: Duration) -> Error {
         let waited = self.start.elapsed();
         for (m, _) in &self.pending {
-            let reason = format!("no answer within {waited:.0?}");
+            // A member that failed before (refused, say) and was asked again keeps that
+            // reason: on a busy machine the retry may be what the deadline caught.
+            let member = m.endpoint.to_string();
+            let reason = match self.failures.iter().find(|a| a.member == member) {
+                Some(a) => format!("{}, then no answer within {waited:.0?}", a.reason),
+                None => format!("no answer within {waited:.0?}"),
+            };
             pool.metrics
                 .request(self.op.name, &m.label, Outcome::NoAnswer);
             pool.mark_failed(m, &reason);

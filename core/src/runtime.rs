@@ -157,9 +157,7 @@ impl RuntimeThread {
             closing: Notify::new(),
         });
         let thread_lending = lending.clone();
-        let join = std::thread::Builder::new()
-            .name("turtle-runtime".into())
-            .spawn(move || thread_lending.run(rt))
+        let join = crate::threads::spawn("turtle-runtime", move || thread_lending.run(rt))
             .map_err(internal)?;
         Ok(RuntimeThread {
             handle,

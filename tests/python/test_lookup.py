@@ -116,7 +116,7 @@ def test_non_utf8_value_is_an_error_or_bytes(cluster: Cluster) -> None:
 def test_errors_name_members_and_reuse_builtin_bases() -> None:
     sf = tf.ServiceFinder(["127.0.0.1:1", "127.0.0.1:2"])
     with pytest.raises(tf.UnavailableError) as e:
-        sf.get_service("cdd", timeout=1.0)
+        sf.get_service("cdd", timeout=3.0)
     assert isinstance(e.value, ConnectionError)
     assert "127.0.0.1:1: connection refused" in str(e.value)
     assert "127.0.0.1:2: connection refused" in str(e.value)
