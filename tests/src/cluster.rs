@@ -22,6 +22,9 @@ pub struct ClusterOptions {
     pub tls: Option<Arc<Certs>>,
     /// With `tls`: clients must present a certificate the CA signed.
     pub client_cert_auth: bool,
+    /// The etcd binary of member `i`, where given (a mixed-version cluster); the others
+    /// run `ETCD_BIN`, else `etcd`.
+    pub binaries: Vec<Option<PathBuf>>,
 }
 
 impl Default for ClusterOptions {
@@ -31,6 +34,7 @@ impl Default for ClusterOptions {
             extra_args: Vec::new(),
             tls: None,
             client_cert_auth: false,
+            binaries: Vec::new(),
         }
     }
 }
@@ -41,6 +45,20 @@ struct Member {
     peer_port: u16,
     args: Vec<String>,
     child: Option<Child>,
+}
+
+/// The etcd 3.5 binary the suite also runs on: `ETCD35_BIN`, else where `tools/etcd35.sh`
+/// puts it (`target/etcd-3.5.1/etcd`); panics, saying how to get it, when it is not there.
+pub fn etcd35_binary() -> PathBuf {
+    let path = std::env::var_os("ETCD35_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/etcd-3.5.1/etcd"));
+    assert!(
+        path.is_file(),
+        "no etcd 3.5 at {}: tools/etcd35.sh fetches it (make setup runs it)",
+        path.display()
+    );
+    path
 }
 
 /// A running etcd cluster. Every member is killed and its data removed on drop (also when
@@ -192,7 +210,8 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(self.log_path(i))?;
-        let mut cmd = Command::new(&self.etcd);
+        let binary = self.opts.binaries.get(i).cloned().flatten();
+        let mut cmd = Command::new(binary.as_ref().unwrap_or(&self.etcd));
         cmd.args(&self.members[i].args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -17,7 +17,7 @@ mod resolver;
 
 pub use certs::{CertFiles, Certs};
 pub use child::{role, ChildProcess};
-pub use cluster::{Cluster, ClusterOptions};
+pub use cluster::{etcd35_binary, Cluster, ClusterOptions};
 pub use fake::{Fake, FakeMember, FakeTlsMember};
 pub use prometheus::{http_get, promtool_check_metrics, sample, Job, Prometheus};
 pub use proxy::{Mode, Proxy};
