@@ -619,11 +619,12 @@ impl<'h> Session<'h> {
 
     /// Delivers one response's events, or starts the recovery of a cancelled watch.
     fn on_response(&mut self, resp: WatchResponse) -> Step {
+        let sid = self.answered_id(&resp);
         if resp.created() || resp.canceled() {
-            self.unanswered.remove(&resp.watch_id());
+            self.unanswered.remove(&sid);
             self.last_answer = Instant::now();
         }
-        let Some(id) = self.ids.watch_of(resp.watch_id()) else {
+        let Some(id) = self.ids.watch_of(sid) else {
             return Ok(());
         };
         if !self.hub.watches.contains_key(&id) {
@@ -637,6 +638,16 @@ impl<'h> Session<'h> {
             deliver_events(entry, &resp);
         }
         Ok(())
+    }
+
+    /// The stream id a response is for. etcd 3.4 answers a create it refuses (permission
+    /// denied) with id -1 instead of the id asked for; it answers creates in order, so that
+    /// is the oldest create still unanswered (3.5 gives the id).
+    fn answered_id(&self, resp: &WatchResponse) -> i64 {
+        match (resp.watch_id(), resp.created() && resp.canceled()) {
+            (-1, true) => self.unanswered.keys().min().copied().unwrap_or(-1),
+            (sid, _) => sid,
+        }
     }
 
     /// etcd ended watch `id`: compacted history is read anew at once; any other reason

@@ -581,3 +581,62 @@ fn bad_tls_files_are_named_with_the_reason() {
         );
     }
 }
+
+/// A watch whose reader loses read permission while it runs (etcd checks permission only
+/// when a watch is created) and whose stream then moves: the re-creation is refused (etcd
+/// 3.4 answers it with watch id -1), which is reported as `PermissionDenied`, retried, and
+/// the watch resumes once the permission is back (issue 19, item 15: it died silently).
+#[test]
+fn a_watch_refused_after_a_permission_change_reports_it_and_resumes() {
+    let mut c = auth_cluster(&[]);
+    let f = reader(&c, "readerpw");
+    let (tx, rx) = unbounded::<turtle_finder::Change>();
+    let (etx, errors) = unbounded::<turtle_finder::Error>();
+    let w = f
+        .watch_service_with(
+            "perm",
+            turtle_finder::WatchOptions::default().on_error(move |e| {
+                let _ = etx.send(e.clone());
+            }),
+            move |ch: &turtle_finder::Change| tx.send(ch.clone()).unwrap(),
+        )
+        .unwrap();
+    let r0 = c.put_via(0, "/services/perm", "before");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().revision, r0);
+    let range = ["/services/", "--prefix=true"];
+    c.etcdctl(&[&["role", "revoke-permission", "reader-read"][..], &range].concat());
+    let serving = f.watch_member().expect("serving").to_string();
+    c.kill(c.index_of(&serving).unwrap());
+    let denied = loop {
+        let e = errors.recv_timeout(WAIT).expect("the refusal is reported");
+        if e.kind() == ErrorKind::PermissionDenied {
+            break e;
+        }
+    };
+    assert!(denied.to_string().contains("permission denied"), "{denied}");
+    let last = w.last_error().expect("last_error says it");
+    assert_eq!(last.kind(), ErrorKind::PermissionDenied, "{last}");
+    let grant = [
+        "role",
+        "grant-permission",
+        "reader-read",
+        "read",
+        "--prefix=true",
+    ];
+    c.etcdctl(&[&grant[..], &["/services/"]].concat());
+    let rev = c.put_via(
+        (c.index_of(&serving).unwrap() + 1) % 3,
+        "/services/perm",
+        "after",
+    );
+    loop {
+        let ch = rx.recv_timeout(WAIT).expect("the watch resumes");
+        if ch.value_str().unwrap() == Some("after") {
+            assert!(
+                ch.revision == rev || ch.kind == turtle_finder::ChangeKind::Reset,
+                "{ch:?}"
+            );
+            break;
+        }
+    }
+}
