@@ -139,7 +139,9 @@ impl HubTask {
     async fn run(mut self) {
         while self.wait_for_watches().await {
             self.resync_flagged().await;
-            let member = self.next_member();
+            let Some(member) = self.next_member().await else {
+                return;
+            };
             let outcome = Session::serve(&mut self, &member).await;
             *self.serving.lock() = None;
             match outcome {
@@ -162,15 +164,26 @@ impl HubTask {
         }
     }
 
-    /// The member for the next stream: the first in the pool's order (healthy ones first)
-    /// that has not failed in this row. Health alone is not enough: when the others are
-    /// still being probed after a failure of their own, a member just left would be first
-    /// again.
-    fn next_member(&self) -> Arc<Member> {
-        let mut order = self.pool.order();
-        let fresh =
-            (order.iter()).position(|m| !self.failed_in_row.iter().any(|f| Arc::ptr_eq(f, m)));
-        order.swap_remove(fresh.unwrap_or(0))
+    /// The member for the next stream: a healthy one that has not failed in this row.
+    /// When there is none, the pause of a probe first (a member taken out by a failure
+    /// that was only the machine being slow comes back then), and then the first one not
+    /// failed in this row, healthy or not: opening a stream on a hung member costs the
+    /// open limit, so it is the last resort. `None` when the client is gone.
+    async fn next_member(&mut self) -> Option<Arc<Member>> {
+        let fresh = |hub: &HubTask, healthy: bool| {
+            let mut order = hub.pool.order();
+            let untried = |m: &Arc<Member>| !hub.failed_in_row.iter().any(|f| Arc::ptr_eq(f, m));
+            let at = order.iter().position(|m| untried(m) && (m.is_healthy() || !healthy));
+            at.map(|i| order.swap_remove(i))
+        };
+        if let Some(m) = fresh(self, true) {
+            return Some(m);
+        }
+        if !self.idle_for(self.pool.cfg.probe_backoff.0 * 2).await {
+            return None;
+        }
+        let fallback = || self.pool.order().swap_remove(0);
+        Some(fresh(self, true).or_else(|| fresh(self, false)).unwrap_or_else(fallback))
     }
 
     /// Applies commands while there is nothing to watch; false when the client is gone.
