@@ -165,25 +165,33 @@ impl HubTask {
     }
 
     /// The member for the next stream: a healthy one that has not failed in this row.
-    /// When there is none, the pause of a probe first (a member taken out by a failure
-    /// that was only the machine being slow comes back then), and then the first one not
-    /// failed in this row, healthy or not: opening a stream on a hung member costs the
-    /// open limit, so it is the last resort. `None` when the client is gone.
+    /// When there is none, the pause of a probe first, then a healthy one (tried in this
+    /// row or not: a member out for an election, or for an answer late on a busy machine,
+    /// is back once its probe answers), and only then one still unhealthy: a hung member
+    /// costs the open limit, and when it was the leader, the others fail in this row
+    /// until they elect another (found so under load). `None` when the client is gone.
     async fn next_member(&mut self) -> Option<Arc<Member>> {
-        let fresh = |hub: &HubTask, healthy: bool| {
-            let mut order = hub.pool.order();
-            let untried = |m: &Arc<Member>| !hub.failed_in_row.iter().any(|f| Arc::ptr_eq(f, m));
-            let at = order.iter().position(|m| untried(m) && (m.is_healthy() || !healthy));
-            at.map(|i| order.swap_remove(i))
-        };
-        if let Some(m) = fresh(self, true) {
+        if let Some(m) = self.pick(true, true) {
             return Some(m);
         }
         if !self.idle_for(self.pool.cfg.probe_backoff.0 * 2).await {
             return None;
         }
-        let fallback = || self.pool.order().swap_remove(0);
-        Some(fresh(self, true).or_else(|| fresh(self, false)).unwrap_or_else(fallback))
+        let any = || self.pool.order().swap_remove(0);
+        let m = (self.pick(true, true))
+            .or_else(|| self.pick(true, false))
+            .or_else(|| self.pick(false, true));
+        Some(m.unwrap_or_else(any))
+    }
+
+    /// The first member in the pool's order that is healthy (when `healthy`) and has not
+    /// failed in this row (when `untried`).
+    fn pick(&self, healthy: bool, untried: bool) -> Option<Arc<Member>> {
+        let tried = |m: &Arc<Member>| self.failed_in_row.iter().any(|f| Arc::ptr_eq(f, m));
+        let mut order = self.pool.order();
+        let at =
+            (order.iter()).position(|m| (m.is_healthy() || !healthy) && !(untried && tried(m)));
+        at.map(|i| order.swap_remove(i))
     }
 
     /// Applies commands while there is nothing to watch; false when the client is gone.

@@ -454,13 +454,38 @@ impl Cluster {
     }
 
     /// Writes `key` through member `i`; returns the revision of the write.
+    ///
+    /// Exactly once: a put retried after an ambiguous failure (a leader hung mid-write) may
+    /// have been applied already, and a second one would be a second change (a watch test
+    /// saw "1" at revisions 3 and 4 for one call). So the put is a transaction guarded by
+    /// the key's revision before it; a retry that finds it moved to our value takes that.
     pub fn put_via(&self, i: usize, key: &str, value: impl Into<Vec<u8>>) -> i64 {
+        use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
         let value = value.into();
-        let resp = self.with_retry(i, "put", |mut c| {
-            let value = value.clone();
-            async move { c.put(key, value, None).await }
-        });
-        resp.header().expect("header").revision()
+        loop {
+            let get = self.with_retry(i, "get", |mut c| async move { c.get(key, None).await });
+            let before = get.kvs().first().map_or(0, |kv| kv.mod_revision());
+            let resp = self.with_retry(i, "put", |mut c| {
+                let when = Compare::mod_revision(key, CompareOp::Equal, before);
+                let put = TxnOp::put(key, value.clone(), None);
+                let txn = Txn::new()
+                    .when([when])
+                    .and_then([put])
+                    .or_else([TxnOp::get(key, None)]);
+                async move { c.txn(txn).await }
+            });
+            if resp.succeeded() {
+                return resp.header().expect("header").revision();
+            }
+            let now = resp.op_responses().into_iter().find_map(|r| match r {
+                TxnOpResponse::Get(g) => g.kvs().first().cloned(),
+                _ => None,
+            });
+            match now {
+                Some(kv) if kv.value() == value.as_slice() => return kv.mod_revision(),
+                _ => {} // someone else wrote it meanwhile: again, from there
+            }
+        }
     }
 
     /// Deletes `key` through member `i`; returns the revision.
