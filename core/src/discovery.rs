@@ -40,8 +40,10 @@ fn resolver(d: &Discovery, timeout: Duration) -> Result<TokioResolver> {
             )
         })?,
     };
-    builder.options_mut().timeout = timeout;
-    builder.options_mut().attempts = 1;
+    // Two tries within the deadline: a datagram lost (a busy machine's full socket
+    // buffer) costs half the deadline, not the lookup.
+    builder.options_mut().timeout = timeout / 2;
+    builder.options_mut().attempts = 2;
     Ok(builder.build())
 }
 
