@@ -40,10 +40,10 @@ fn resolver(d: &Discovery, timeout: Duration) -> Result<TokioResolver> {
             )
         })?,
     };
-    // Two tries within the deadline: a datagram lost (a busy machine's full socket
-    // buffer) costs half the deadline, not the lookup.
+    // Two tries ("attempts" counts the retries), each half the deadline: the lookup
+    // keeps to its deadline, and a datagram lost costs half of it, not the lookup.
     builder.options_mut().timeout = timeout / 2;
-    builder.options_mut().attempts = 2;
+    builder.options_mut().attempts = 1;
     Ok(builder.build())
 }
 
