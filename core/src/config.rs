@@ -502,6 +502,18 @@ impl Config {
         Ok(())
     }
 
+    /// Whether a member found at run time (auto-sync, DNS SRV) may be used at `e`: with
+    /// TLS settings only `https://`, and with credentials plain `http://` only when the
+    /// user chose plain endpoints explicitly. Nothing secret ever goes out in the clear
+    /// to an address nobody configured.
+    pub(crate) fn may_learn(&self, e: &Endpoint) -> bool {
+        if e.is_tls() {
+            return true;
+        }
+        let chose_plain = self.discovery.is_none() && self.endpoints.iter().any(|c| !c.is_tls());
+        !self.tls.is_set() && (self.auth.is_none() || chose_plain)
+    }
+
     /// The rules of each setting alone, which no other setting changes: what libturtle's
     /// setters check at once (so the order of setters never matters).
     pub fn check_values(&self) -> Result<()> {

@@ -63,7 +63,13 @@ impl Pool {
                     domain: domain.clone(),
                     name_server: cfg.name_server,
                 };
-                discovery::resolve(&at, cfg.deadline).await?
+                let found = discovery::resolve(&at, cfg.deadline).await?;
+                let (usable, plain): (Vec<_>, Vec<_>) =
+                    found.into_iter().partition(|e| cfg.may_learn(e));
+                if usable.is_empty() {
+                    return Err(refused_plain(&plain));
+                }
+                usable
             }
         };
         let connector = Connector {
@@ -216,6 +222,9 @@ impl Pool {
     /// advertised URLs do not work from here (NAT, containers) keeps the endpoints that
     /// do. An empty list changes nothing.
     pub(crate) async fn follow(&self, endpoints: &[Endpoint]) -> Result<()> {
+        let endpoints: Vec<&Endpoint> = (endpoints.iter())
+            .filter(|e| self.cfg.may_learn(e))
+            .collect();
         if endpoints.is_empty() {
             return Ok(());
         }
@@ -275,6 +284,17 @@ impl Pool {
             self.members.store(Arc::new(next));
         }
     }
+}
+
+/// DNS SRV named only plain members, which this finder may not use.
+fn refused_plain(plain: &[Endpoint]) -> crate::error::Error {
+    let names: Vec<String> = plain.iter().map(|e| e.to_string()).collect();
+    crate::error::Error::invalid(format!(
+        "DNS SRV discovery found only plain http:// members ({}), and this finder has TLS \
+         settings or credentials: they are never sent in the clear to a member nobody \
+         configured (publish _etcd-client-ssl._tcp records, or give the endpoints)",
+        names.join(", ")
+    ))
 }
 
 /// Takes `m` out of the preferred rotation and starts a background probe (pausing as

@@ -289,6 +289,74 @@ fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
     );
 }
 
+/// A registration that lost its lease while etcd refuses its put for good (its role lost
+/// write permission) backs off instead of spinning (issue 19, item 2: 256 grants a second,
+/// 1,634 leases alive), revokes the lease each refused put leaves, and says `lost` with
+/// the reason; it comes back once the permission does.
+#[test]
+fn a_registration_refused_for_good_backs_off_and_leaves_no_leases() {
+    let c = auth_cluster(&[]);
+    c.add_user("writer", "writerpw", "readwrite", "/services/");
+    let cfg = Config::new(c.endpoints()).unwrap();
+    let f = ServiceFinder::new(cfg.with_auth("writer", "writerpw").unwrap()).unwrap();
+    let (to_states, states) = unbounded();
+    let (to_errors, errors) = unbounded();
+    let reg = f
+        .register(
+            "spin",
+            "10.1.0.2:80",
+            RegisterOptions {
+                ttl: Duration::from_secs(5),
+                ..Default::default()
+            }
+            .on_state(move |s| to_states.send(s).unwrap())
+            .on_error(move |e| to_errors.send(e.clone()).unwrap()),
+        )
+        .unwrap();
+    let role = "writer-readwrite";
+    c.etcdctl(&[
+        "role",
+        "revoke-permission",
+        role,
+        "/services/",
+        "--prefix=true",
+    ]);
+    c.etcdctl(&[
+        "role",
+        "grant-permission",
+        role,
+        "read",
+        "--prefix=true",
+        "/services/",
+    ]);
+    c.etcdctl(&["lease", "revoke", &format!("{:x}", reg.lease_id())]);
+    while states.recv_timeout(WAIT).unwrap() != RegistrationState::Lost {}
+    let e = errors.recv_timeout(WAIT).unwrap();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    // A rate, so a window: every refused try reports an error.
+    let window = Instant::now() + Duration::from_secs(3);
+    let mut tries = 1;
+    while let Ok(e) = errors.recv_timeout(window.saturating_duration_since(Instant::now())) {
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        tries += 1;
+    }
+    assert!(tries <= 12, "{tries} refused tries in 3 s: not backing off");
+    let leases = c.etcdctl(&["lease", "list"]);
+    assert!(leases.lines().count() <= 2, "leases left: {leases}");
+    assert_eq!(reg.state(), RegistrationState::Lost);
+    c.etcdctl(&[
+        "role",
+        "grant-permission",
+        role,
+        "readwrite",
+        "--prefix=true",
+        "/services/",
+    ]);
+    while states.recv_timeout(WAIT).unwrap() != RegistrationState::Registered {}
+    let stored = c.etcdctl(&["get", "--print-value-only", reg.key()]);
+    assert!(stored.contains("10.1.0.2:80"), "{stored}");
+}
+
 /// dnsmasq on a free loopback port, serving SRV records; ended on drop.
 struct Dnsmasq {
     child: Child,
@@ -639,4 +707,59 @@ fn a_watch_refused_after_a_permission_change_reports_it_and_resumes() {
             break;
         }
     }
+}
+
+/// A finder with TLS settings or credentials never talks plaintext to a member it was not
+/// given (issue 19, item 18: a recording proxy caught the token and then the password):
+/// an `http://` URL a TLS cluster advertises is not used, and DNS SRV records of plain
+/// members are refused to a finder with credentials.
+#[test]
+fn members_learned_at_run_time_never_get_secrets_in_the_clear() {
+    let certs = Arc::new(Certs::new());
+    let c = Cluster::start_with(ClusterOptions {
+        tls: Some(certs.clone()),
+        client_cert_auth: true,
+        extra_args: vec!["--advertise-client-urls=http://127.0.0.1:1".into()],
+        ..Default::default()
+    });
+    c.put_via(0, "/services/tls", "v");
+    let cfg = tls_config(&c, &certs).with_auto_sync(Duration::from_millis(300));
+    let f = ServiceFinder::new(cfg).unwrap();
+    let syncs = || {
+        let text = f.metrics().unwrap();
+        (text.lines())
+            .filter(|l| l.contains("operation=\"member_list\",outcome=\"ok\""))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let end = Instant::now() + WAIT;
+    while syncs() < 3.0 {
+        assert!(Instant::now() < end, "auto-sync never listed the members");
+        std::thread::sleep(Duration::from_millis(50)); // auto-sync has no event to await
+    }
+    let health = f.member_health();
+    assert!(
+        health.iter().all(|m| m.endpoint != "127.0.0.1:1"),
+        "{health:?}"
+    );
+    assert_eq!(health.len(), 3, "{health:?}");
+    assert_eq!(f.get_service("tls").unwrap().as_deref(), Some("v"));
+
+    let plain = Cluster::start();
+    let records: Vec<String> = (0..plain.len())
+        .map(|i| {
+            let port = plain.endpoint(i).rsplit(':').next().unwrap().to_string();
+            format!("_etcd-client._tcp.turtle.test,localhost,{port},0,0")
+        })
+        .collect();
+    let dns = Dnsmasq::start(&records);
+    let cfg = Config::discover("turtle.test")
+        .unwrap()
+        .with_name_server(&dns.addr)
+        .unwrap()
+        .with_auth("reader", "readerpw")
+        .unwrap();
+    let e = ServiceFinder::new(cfg).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("never sent in the clear"), "{e}");
 }
