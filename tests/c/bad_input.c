@@ -106,6 +106,15 @@ int main(void) {
     EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_with_config(tls, &g));
     CHECK(strstr(turtle_last_error(), "s3cret-pw") == NULL);
     OK(turtle_config_free(tls));
+    /* DNS SRV with TLS (issue 19, item 20): the default endpoint, unused with a domain,
+       no longer trips the https check; what fails is the CA file, by name. */
+    OK(turtle_config_new(&tls));
+    OK(turtle_config_set_discovery_srv(tls, "turtle.test"));
+    OK(turtle_config_set_ca_file(tls, "/nonexistent/turtle-ca.pem"));
+    EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_finder_new_with_config(tls, &g));
+    CHECK(strstr(turtle_last_error(), "/nonexistent/turtle-ca.pem") != NULL);
+    CHECK(strstr(turtle_last_error(), "2379") == NULL);
+    OK(turtle_config_free(tls));
   }
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(NULL, 1));
   CHECK(strcmp(turtle_status_name(TURTLE_INTERRUPTED), "interrupted") == 0);

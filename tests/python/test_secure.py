@@ -3,6 +3,7 @@ same settings taken from the environment."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -52,6 +53,18 @@ def test_tls_with_a_client_certificate(tls_cluster: Cluster) -> None:
         tf.ServiceFinder(tls_cluster.endpoints, ca_file="/nonexistent/ca.pem")
     with pytest.raises(tf.InvalidArgumentError, match="go together"):
         tf.ServiceFinder(tls_cluster.endpoints, cert_file=c["client_cert"])
+
+
+def test_dns_srv_discovery_with_tls_from_keywords(tls_cluster: Cluster) -> None:
+    # Issue 19, item 20: the unused default endpoint tripped the TLS check, so only the
+    # environment could set this. The name server is a closed port: discovery itself
+    # must be what fails, with its own words.
+    c = tls_cluster.certs
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(tf.UnavailableError, match="DNS SRV discovery of .turtle.test. found no members"):
+        tf.ServiceFinder(discovery_srv="turtle.test", name_server=closed, ca_file=c["ca"], timeout=1.0)
 
 
 def test_tls_settings_from_the_environment(tls_cluster: Cluster) -> None:
