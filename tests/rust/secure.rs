@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{unbounded, Receiver};
 use turtle_finder::{
     Config, ErrorKind, ReadOptions, RegisterOptions, RegistrationState, ServiceFinder,
 };
@@ -246,31 +246,42 @@ fn expiring_tokens_are_renewed_without_the_caller_noticing() {
     assert_eq!(rx2.recv_timeout(WAIT).unwrap(), r2);
 }
 
-#[test]
-fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
-    let c = auth_cluster(&["--auth-token-ttl", "2"]);
+/// A registration of `name` at `addr` by a user that may write `/services/`, with its
+/// state changes and errors on channels; the finder that holds it.
+fn writer_registration(
+    c: &Cluster,
+    name: &str,
+    addr: &str,
+    ttl: u64,
+) -> (
+    ServiceFinder,
+    turtle_finder::Registration,
+    Receiver<RegistrationState>,
+    Receiver<turtle_finder::Error>,
+) {
     c.add_user("writer", "writerpw", "readwrite", "/services/");
     let cfg = Config::new(c.endpoints()).unwrap();
     let f = ServiceFinder::new(cfg.with_auth("writer", "writerpw").unwrap()).unwrap();
-    let (states, errors) = (unbounded(), unbounded());
-    let (to_states, to_errors) = (states.0, errors.0);
-    let reg = f
-        .register(
-            "authed",
-            "10.1.0.1:80",
-            RegisterOptions {
-                ttl: Duration::from_secs(3),
-                ..Default::default()
-            }
-            .on_state(move |s| to_states.send(s).unwrap())
-            .on_error(move |e| to_errors.send(e.to_string()).unwrap()),
-        )
-        .unwrap();
+    let ((to_states, states), (to_errors, errors)) = (unbounded(), unbounded());
+    let opts = RegisterOptions {
+        ttl: Duration::from_secs(ttl),
+        ..Default::default()
+    }
+    .on_state(move |s| to_states.send(s).unwrap())
+    .on_error(move |e| to_errors.send(e.clone()).unwrap());
+    let reg = f.register(name, addr, opts).unwrap();
+    (f, reg, states, errors)
+}
+
+#[test]
+fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
+    let c = auth_cluster(&["--auth-token-ttl", "2"]);
+    let (_f, reg, states, errors) = writer_registration(&c, "authed", "10.1.0.1:80", 3);
     // Keepalives run on; the token expires between the writes that need it.
     std::thread::sleep(Duration::from_millis(2500)); // the token expires unused
     let old = reg.lease_id();
     c.etcdctl(&["lease", "revoke", &format!("{old:x}")]);
-    let next = || states.1.recv_timeout(WAIT).unwrap();
+    let next = || states.recv_timeout(WAIT).unwrap();
     assert_eq!(next(), RegistrationState::Reregistering);
     assert_eq!(next(), RegistrationState::Registered);
     assert_ne!(reg.lease_id(), old);
@@ -283,10 +294,8 @@ fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
         "revoked on close"
     );
     assert_eq!(next(), RegistrationState::Closed);
-    assert_eq!(
-        errors.1.try_iter().collect::<Vec<_>>(),
-        Vec::<String>::new()
-    );
+    let errors: Vec<String> = errors.try_iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new());
 }
 
 /// A registration that lost its lease while etcd refuses its put for good (its role lost
@@ -296,23 +305,7 @@ fn a_registration_outlives_expiring_tokens_and_a_lost_lease() {
 #[test]
 fn a_registration_refused_for_good_backs_off_and_leaves_no_leases() {
     let c = auth_cluster(&[]);
-    c.add_user("writer", "writerpw", "readwrite", "/services/");
-    let cfg = Config::new(c.endpoints()).unwrap();
-    let f = ServiceFinder::new(cfg.with_auth("writer", "writerpw").unwrap()).unwrap();
-    let (to_states, states) = unbounded();
-    let (to_errors, errors) = unbounded();
-    let reg = f
-        .register(
-            "spin",
-            "10.1.0.2:80",
-            RegisterOptions {
-                ttl: Duration::from_secs(5),
-                ..Default::default()
-            }
-            .on_state(move |s| to_states.send(s).unwrap())
-            .on_error(move |e| to_errors.send(e.clone()).unwrap()),
-        )
-        .unwrap();
+    let (_f, reg, states, errors) = writer_registration(&c, "spin", "10.1.0.2:80", 5);
     let role = "writer-readwrite";
     c.etcdctl(&[
         "role",
