@@ -30,6 +30,10 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
 /// The pause after a failed accept (out of descriptors): retrying at once would spin.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// The least time between two connections taken: at most 20 scrapes a second, so a flood
+/// of them cannot take the runtime thread from the lookups (a scraper asks every few
+/// seconds; a flood waits in the backlog).
+const ACCEPT_GAP: Duration = Duration::from_millis(50);
 
 /// Binds `addr` and serves `GET /metrics` there until `stop` is dropped or fired; the
 /// address bound (its port chosen when `addr` asks for port 0).
@@ -56,6 +60,10 @@ pub(crate) async fn serve(
                 continue;
             };
             tokio::spawn(serve_connection(stream, render.clone(), permit));
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(ACCEPT_GAP) => {}
+            }
         }
     });
     Ok(bound)
