@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/venv/bin/ruff ] || tools/python-env.sh >/dev/null || exit 1
 export RUFF_CACHE_DIR=target/ruff-cache MYPY_CACHE_DIR=target/mypy-cache
-sources=(python/turtle_finder tests/python examples/python bench/python_bench.py)
+sources=(python/turtle_finder tests/python examples/python bench/python_bench.py bench/metrics_flood.py)
 # The seed's program is kept exactly as the seed wrote it (2-space indents and all).
 ruff_args=(--config python/pyproject.toml --exclude examples/python/seed_example.py)
 status=0
