@@ -122,9 +122,8 @@ struct HubTask {
     serving: Serving,
     watches: Watches,
     pauses: Box<dyn Iterator<Item = Duration> + Send>,
-    /// The members whose streams failed in a row without serving: the next stream goes
-    /// to one not among them, so a member just left is not tried again before the others
-    /// (a hung one costs the open limit each time).
+    /// The members whose streams failed in a row, since the last one that had served
+    /// (`next_member` says how the next is chosen from them).
     failed_in_row: Vec<Arc<Member>>,
     /// The id of the cluster the watches' revisions belong to, once a stream said it.
     cluster_id: Option<u64>,

@@ -1,10 +1,12 @@
 //! Ephemeral registration: an instance's key bound to the lease of a [`Session`], granted
 //! and written again when the session is lost, and revoked at once on close.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use etcd_client::PutResponse;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{oneshot, Notify};
 
@@ -14,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::failure::lease_not_found;
 use crate::instance::{entry_value, RegistrationState};
 use crate::keys::{check_name, MAX_NAME_BYTES};
+use crate::member::Member;
 use crate::options::RegisterOptions;
 use crate::pool::{backoff, Pool};
 use crate::retry::Op;
@@ -86,6 +89,12 @@ impl Shared {
         if let (true, Some(sink)) = (changed, &self.sink) {
             sink.deliver(Delivery::Registration(state));
         }
+    }
+
+    /// Books a write of the key: the watch of the own key starts after it.
+    fn wrote(&self, put: &PutResponse) {
+        let revision = put.header().map_or(0, |h| h.revision());
+        self.written.store(revision, Ordering::SeqCst);
     }
 
     fn end(&self) {
@@ -265,23 +274,16 @@ async fn write(pool: &Arc<Pool>, spec: &Spec, shared: &Arc<Shared>) -> Result<Se
         }
     });
     let session = Session::grant(pool, spec.ttl, trouble).await?;
-    let put = pool
-        .run(Op::PUT, pool.cfg.deadline, |m| {
-            let mut kv = m.kv.clone();
-            let (key, value) = (spec.key.clone(), spec.value.clone());
-            let opts = etcd_client::PutOptions::new().with_lease(session.id());
-            async move { kv.put(key, value, Some(opts)).await }
-        })
-        .await;
-    let put = match put {
-        Ok(put) => put,
+    let put = pool.run(Op::PUT, pool.cfg.deadline, |m| {
+        put_key(&m, spec, session.id())
+    });
+    match put.await {
+        Ok(put) => shared.wrote(&put),
         Err(e) => {
             session.close(pool).await;
             return Err(e);
         }
-    };
-    let revision = put.header().map_or(0, |h| h.revision());
-    shared.written.store(revision, Ordering::SeqCst);
+    }
     shared.lease.store(session.id(), Ordering::SeqCst);
     let ttl = session.ttl().as_secs() as i64;
     shared.ttl.store(ttl, Ordering::SeqCst);
@@ -340,6 +342,18 @@ async fn keep(
     shared.end();
 }
 
+/// The put of the registration's key and value under `lease`, on member `m`.
+fn put_key(
+    m: &Member,
+    spec: &Spec,
+    lease: i64,
+) -> impl Future<Output = std::result::Result<PutResponse, etcd_client::Error>> {
+    let mut kv = m.kv.clone();
+    let (key, value) = (spec.key.clone(), spec.value.clone());
+    let opts = etcd_client::PutOptions::new().with_lease(lease);
+    async move { kv.put(key, value, Some(opts)).await }
+}
+
 /// Writes the key again under the live session's lease after it was seen deleted (not
 /// ours to judge who deleted it: the instance still runs). A put that fails is reported;
 /// a lease gone (revoked: the deletion was its end) is the session's to find and handle.
@@ -347,24 +361,19 @@ async fn put_back(pool: &Pool, spec: &Spec, shared: &Shared, session: &Session) 
     if !session.is_alive() {
         return;
     }
-    let put = pool
-        .run(Op::PUT, pool.cfg.deadline, |m| {
-            let mut kv = m.kv.clone();
-            let (key, value) = (spec.key.clone(), spec.value.clone());
-            let opts = etcd_client::PutOptions::new().with_lease(session.id());
-            async move {
-                match kv.put(key, value, Some(opts)).await {
-                    Ok(put) => Ok(Some(put)),
-                    Err(e) if lease_not_found(&e) => Ok(None),
-                    Err(e) => Err(e),
-                }
+    let put = pool.run(Op::PUT, pool.cfg.deadline, |m| {
+        let put = put_key(&m, spec, session.id());
+        async move {
+            match put.await {
+                Ok(put) => Ok(Some(put)),
+                Err(e) if lease_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
             }
-        })
-        .await;
-    match put {
+        }
+    });
+    match put.await {
         Ok(Some(put)) => {
-            let revision = put.header().map_or(0, |h| h.revision());
-            shared.written.store(revision, Ordering::SeqCst);
+            shared.wrote(&put);
             pool.metrics.reregistered();
         }
         Ok(None) => {}
