@@ -357,6 +357,17 @@ struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// Serving `_etcd-client._tcp.turtle.test` records (plain http) of every member of `c`.
+    fn plain_members_of(c: &Cluster) -> Dnsmasq {
+        let records: Vec<String> = (0..c.len())
+            .map(|i| {
+                let port = c.endpoint(i).rsplit(':').next().unwrap().to_string();
+                format!("_etcd-client._tcp.turtle.test,localhost,{port},0,0")
+            })
+            .collect();
+        Dnsmasq::start(&records)
+    }
+
     fn start(records: &[String]) -> Dnsmasq {
         let port = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
@@ -417,13 +428,7 @@ impl Drop for Dnsmasq {
 fn members_found_by_dns_srv_serve_lookups_and_watches() {
     let c = Cluster::start();
     c.put_via(0, "/services/cdd", "found");
-    let records: Vec<String> = (0..c.len())
-        .map(|i| {
-            let port = c.endpoint(i).rsplit(':').next().unwrap().to_string();
-            format!("_etcd-client._tcp.turtle.test,localhost,{port},0,0")
-        })
-        .collect();
-    let dns = Dnsmasq::start(&records);
+    let dns = Dnsmasq::plain_members_of(&c);
     let cfg = Config::discover("turtle.test")
         .unwrap()
         .with_name_server(&dns.addr)
@@ -739,13 +744,7 @@ fn members_learned_at_run_time_never_get_secrets_in_the_clear() {
     assert_eq!(f.get_service("tls").unwrap().as_deref(), Some("v"));
 
     let plain = Cluster::start();
-    let records: Vec<String> = (0..plain.len())
-        .map(|i| {
-            let port = plain.endpoint(i).rsplit(':').next().unwrap().to_string();
-            format!("_etcd-client._tcp.turtle.test,localhost,{port},0,0")
-        })
-        .collect();
-    let dns = Dnsmasq::start(&records);
+    let dns = Dnsmasq::plain_members_of(&plain);
     let cfg = Config::discover("turtle.test")
         .unwrap()
         .with_name_server(&dns.addr)

@@ -540,9 +540,7 @@ fn cached_instances_are_answered_from_memory() {
 /// The value of gauge `name` in the finder's metrics.
 fn gauge(f: &ServiceFinder, name: &str) -> f64 {
     let text = f.metrics().unwrap();
-    (text.lines())
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
+    turtle_tests::sample(&text, name, &[]).unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 /// The cached set is bounded (issue 19, item 7: 20,000 names kept 20,001 watches): past
