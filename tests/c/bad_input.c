@@ -76,6 +76,8 @@ int main(void) {
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_deadline_ms(cfg, UINT64_MAX));
   CHECK(strstr(turtle_last_error(), "deadline") != NULL);
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_max_queued_changes(cfg, 0));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_cache_limit(cfg, 0));
+  CHECK(strstr(turtle_last_error(), "cache_limit") != NULL);
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_hedge_after_ms(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_hedge_floor_ms(cfg, 0));
   EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_config_set_connect_timeout_ms(cfg, 0));

@@ -163,6 +163,10 @@ def test_errors_name_the_argument_and_never_a_password(cluster: Cluster) -> None
         sf.get_service("n" * (2 << 20))
     with pytest.raises(tf.InvalidArgumentError, match="must end with '/'"):
         tf.ServiceFinder(cluster.endpoints, prefix="services")
+    with pytest.raises(tf.InvalidArgumentError, match="cache_limit must be at least 1"):
+        tf.ServiceFinder(cluster.endpoints, cache=True, cache_limit=0)
+    with pytest.raises(OverflowError):
+        tf.ServiceFinder(cluster.endpoints, cache_limit=-1)
     sf.close()
     assert repr(sf).endswith("closed)")
     doc = tf.ServiceFinder.__doc__ or ""
