@@ -51,11 +51,15 @@ fn resolver(d: &Discovery, timeout: Duration) -> Result<TokioResolver> {
 /// when there is none (`Unavailable`: the records may come back).
 pub(crate) async fn resolve(d: &Discovery, timeout: Duration) -> Result<Vec<Endpoint>> {
     let resolver = resolver(d, timeout)?;
+    let names =
+        SERVICES.map(|(service, _)| format!("{service}.{}.", d.domain.trim_end_matches('.')));
+    // Both at once, so discovery as a whole keeps to one deadline.
+    let answers =
+        futures_util::future::join_all(names.iter().map(|n| resolver.srv_lookup(n.as_str()))).await;
     let mut found = Vec::new();
     let mut failures = Vec::new();
-    for (service, tls) in SERVICES {
-        let name = format!("{service}.{}.", d.domain.trim_end_matches('.'));
-        match resolver.srv_lookup(name.as_str()).await {
+    for ((name, (_, tls)), answer) in names.iter().zip(SERVICES).zip(answers) {
+        match answer {
             Ok(records) => {
                 for srv in records.iter() {
                     let host = srv.target().to_utf8();

@@ -368,52 +368,89 @@ impl Dnsmasq {
         Dnsmasq::start(&records)
     }
 
+    /// Started on a port free a moment ago; another process may take that port first
+    /// (then dnsmasq exits, or a second dnsmasq of a test beside this one answers), so
+    /// it is ready only when it answers a TXT record only this instance serves, and
+    /// started again on another port when it exits.
     fn start(records: &[String]) -> Dnsmasq {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let end = Instant::now() + WAIT;
+        loop {
+            let port = UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let since = std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos();
+            let nonce = format!("{}-{since}", std::process::id());
+            let mut child = Dnsmasq::spawn(port, records, &nonce);
+            let addr = format!("127.0.0.1:{port}");
+            // Ready once it answers: no event says so.
+            loop {
+                if Dnsmasq::answers(&addr, &nonce) {
+                    return Dnsmasq { child, addr };
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break; // the port was taken: try another
+                }
+                assert!(Instant::now() < end, "dnsmasq never answered");
+            }
+            assert!(Instant::now() < end, "dnsmasq never started");
+        }
+    }
+
+    fn spawn(port: u16, records: &[String], nonce: &str) -> Child {
         let bin = std::env::var("DNSMASQ_BIN").unwrap_or_else(|_| {
             match std::path::Path::new("/usr/sbin/dnsmasq").exists() {
                 true => "/usr/sbin/dnsmasq".into(),
                 false => "dnsmasq".into(),
             }
         });
-        let mut cmd = Command::new(bin);
-        cmd.args([
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-        ])
-        .args([
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--user=root",
-        ])
-        .arg(format!("--port={port}"))
-        .args(records.iter().map(|r| format!("--srv-host={r}")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let child = cmd
+        Command::new(bin)
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+            ])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--user=root",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--txt-record=ready.turtle.test,{nonce}"))
+            .args(records.iter().map(|r| format!("--srv-host={r}")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("run dnsmasq (Debian's dnsmasq-base; make setup installs it)");
-        let addr = format!("127.0.0.1:{port}");
-        // Ready once it answers: no event says so.
-        let end = Instant::now() + WAIT;
-        while UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.connect(&addr).map(|_| s))
+            .expect("run dnsmasq (Debian's dnsmasq-base; make setup installs it)")
+    }
+
+    /// Whether the server at `addr` answers `ready.turtle.test TXT` with `nonce`.
+    fn answers(addr: &str, nonce: &str) -> bool {
+        // Header: id, flags (recursion desired), one question; then the name, TXT, IN.
+        let mut query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["ready", "turtle", "test"] {
+            query.push(label.len() as u8);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 16, 0, 1]);
+        let mut reply = [0u8; 512];
+        let got = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.connect(addr).map(|_| s))
             .and_then(|s| {
                 s.set_read_timeout(Some(Duration::from_millis(100)))?;
-                s.send(&[0x12, 0x34, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])?;
-                s.recv(&mut [0u8; 512])
-            })
-            .is_err()
-        {
-            assert!(Instant::now() < end, "dnsmasq never answered");
-        }
-        Dnsmasq { child, addr }
+                s.send(&query)?;
+                s.recv(&mut reply)
+            });
+        let Ok(n) = got else {
+            // Refused (nothing bound yet) returns at once: pause as a timeout would.
+            std::thread::sleep(Duration::from_millis(20));
+            return false;
+        };
+        reply[..n]
+            .windows(nonce.len())
+            .any(|w| w == nonce.as_bytes())
     }
 }
 
