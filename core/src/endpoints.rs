@@ -91,6 +91,16 @@ impl Endpoint {
     pub fn is_tls(&self) -> bool {
         self.tls
     }
+
+    /// The host: a name, an IPv4 address, or an IPv6 address in brackets.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
 }
 
 /// `text` with anything that looks like `user:password@` before the host replaced by

@@ -49,6 +49,7 @@ mod session;
 mod settings;
 mod sigpipe;
 mod threads;
+mod tls;
 mod waits;
 
 pub use change::{value_text, Change, ChangeKind};

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tonic::transport::ClientTlsConfig;
 
 use crate::auth::{Auth, WithToken};
 use crate::config::Config;
@@ -14,6 +13,8 @@ use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failure::reason_of;
 use crate::latency::Latency;
+use crate::security::Tls;
+use crate::tls::Dialer;
 
 /// The health of one member as the pool last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +30,9 @@ pub struct MemberHealth {
 /// What every member of a pool is made with.
 pub(crate) struct Connector {
     pub(crate) cfg: Arc<Config>,
-    /// The TLS configuration of `https://` members, its files read once.
-    pub(crate) tls: Option<ClientTlsConfig>,
+    /// How `https://` members are dialed, when TLS settings were given (the system's
+    /// roots otherwise).
+    pub(crate) tls: Option<Dialer>,
     pub(crate) auth: Option<Arc<Auth>>,
 }
 
@@ -72,21 +74,26 @@ impl Connector {
     pub(crate) async fn member(&self, endpoint: &Endpoint) -> Result<Member> {
         let cfg = &self.cfg;
         let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("endpoint {endpoint}: {e}"));
-        let mut builder = tonic::transport::Endpoint::from_shared(endpoint.url())
+        // An https member is dialed by our TLS (which reads a rotated client certificate
+        // again); tonic sees a plain URL, as it refuses https without its own TLS.
+        let plain_url = format!("http://{}:{}", endpoint.host(), endpoint.port());
+        let builder = tonic::transport::Endpoint::from_shared(plain_url)
             .map_err(|e| bad(&e))?
             .connect_timeout(cfg.connect_timeout)
             .http2_keep_alive_interval(cfg.keepalive_interval)
             .keep_alive_timeout(cfg.keepalive_timeout)
             .keep_alive_while_idle(true)
             .tcp_nodelay(true);
-        if endpoint.is_tls() {
-            let tls = self
-                .tls
-                .clone()
-                .unwrap_or_else(|| ClientTlsConfig::new().with_native_roots());
-            builder = builder.tls_config(tls).map_err(|e| bad(&e))?;
-        }
-        let channel = builder.connect_lazy();
+        let channel = match endpoint.is_tls() {
+            true => {
+                let dialer = match &self.tls {
+                    Some(d) => d.clone(),
+                    None => Dialer::new(&Tls::default())?,
+                };
+                builder.connect_with_connector_lazy(dialer.to(endpoint)?)
+            }
+            false => builder.connect_lazy(),
+        };
         let etcd_channel = || match &self.auth {
             None => etcd_client::Channel::Tonic(channel.clone()),
             Some(auth) => {

@@ -19,6 +19,7 @@ use crate::error::Result;
 pub use crate::member::MemberHealth;
 use crate::member::{Connector, Member, NoStatus};
 use crate::metrics::{Metrics, Outcome};
+use crate::tls::Dialer;
 
 /// The members of one client. Requests stick to one member (the preferred) while it
 /// answers, so one connection carries the load and "the member serving" is well defined.
@@ -52,7 +53,7 @@ impl Pool {
     /// TLS files and, with DNS SRV discovery, the members' records.
     pub(crate) async fn new(cfg: Arc<Config>) -> Result<Arc<Pool>> {
         let tls = match cfg.tls.is_set() || cfg.endpoints.iter().any(Endpoint::is_tls) {
-            true => Some(cfg.tls.client_config()?),
+            true => Some(Dialer::new(&cfg.tls)?),
             false => None,
         };
         let auth = cfg.auth.clone().map(|c| Arc::new(Auth::new(c)));

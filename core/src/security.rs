@@ -1,14 +1,15 @@
 //! TLS and credentials settings: what a finder needs to reach a secured cluster.
 //!
-//! TLS is rustls (through tonic): pure Rust, no system OpenSSL to match, the same on every
+//! TLS is rustls (see `tls.rs`): pure Rust, no system OpenSSL to match, the same on every
 //! platform a wheel or a static library goes to; server certificates are checked against
 //! the given CA bundle, or the system's roots when none is given.
 
 use std::path::PathBuf;
 
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+use rustls::sign::CertifiedKey;
 
 use crate::error::{Error, Result};
 
@@ -46,8 +47,16 @@ impl Pem {
         std::fs::read(path).map_err(|e| refused(e.to_string()))
     }
 
+    /// A file's modification time and length, to see it was rewritten; `None` for text
+    /// (and for a file that cannot be read now: the last one read stays in use).
+    pub(crate) fn stamp(&self) -> Option<(std::time::SystemTime, u64)> {
+        let Pem::File(path) = self else { return None };
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
     /// How the PEM is named in errors.
-    fn name(&self, what: &str) -> String {
+    pub(crate) fn name(&self, what: &str) -> String {
         match self {
             Pem::File(path) => format!("{what} {}", path.display()),
             Pem::Text(_) => format!("{what} (PEM text)"),
@@ -79,31 +88,6 @@ impl Tls {
     pub(crate) fn is_set(&self) -> bool {
         *self != Tls::default()
     }
-
-    /// The client configuration of every `https://` member: the files read now, and
-    /// checked as rustls will use them, so that a bad file is an error naming it and why
-    /// rather than a "transport error" at the first handshake.
-    pub(crate) fn client_config(&self) -> Result<ClientTlsConfig> {
-        let mut cfg = ClientTlsConfig::new();
-        cfg = match &self.ca {
-            Some(ca) => {
-                let pem = ca.read("CA file")?;
-                check_ca(&pem, &ca.name("CA file"))?;
-                cfg.ca_certificate(Certificate::from_pem(pem))
-            }
-            None => cfg.with_native_roots(),
-        };
-        if let Some((cert, key)) = &self.client {
-            let (c, k) = (cert.read("certificate file")?, key.read("key file")?);
-            let (cert_name, key_name) = (cert.name("certificate file"), key.name("key file"));
-            check_identity(&c, &k, &cert_name, &key_name)?;
-            cfg = cfg.identity(Identity::from_pem(c, k));
-        }
-        if let Some(name) = &self.server_name {
-            cfg = cfg.domain_name(name.clone());
-        }
-        Ok(cfg)
-    }
 }
 
 /// The certificates of a PEM document, each parsed; none is an error.
@@ -117,31 +101,26 @@ fn certificates(bytes: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// A CA bundle whose every certificate can be a trust anchor.
-fn check_ca(bytes: &[u8], what: &str) -> Result<()> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates(bytes, what)? {
-        roots
-            .add(cert)
-            .map_err(|e| Error::invalid(format!("{what}: a certificate that is no CA ({e})")))?;
-    }
-    Ok(())
+/// The certificates of a CA bundle, read and parsed.
+pub(crate) fn ca_certificates(ca: &Pem) -> Result<Vec<CertificateDer<'static>>> {
+    certificates(&ca.read("CA file")?, &ca.name("CA file"))
 }
 
-/// A client certificate and a private key that belong together.
-fn check_identity(cert: &[u8], key: &[u8], cert_name: &str, key_name: &str) -> Result<()> {
-    let chain = certificates(cert, cert_name)?;
-    if String::from_utf8_lossy(key).contains("ENCRYPTED PRIVATE KEY") {
+/// A client certificate and its private key, read, parsed and checked to belong together,
+/// so that a bad file is an error naming it and why rather than a failed handshake.
+pub(crate) fn identity(cert: &Pem, key: &Pem, provider: &CryptoProvider) -> Result<CertifiedKey> {
+    let (cert_name, key_name) = (cert.name("certificate file"), key.name("key file"));
+    let chain = certificates(&cert.read("certificate file")?, &cert_name)?;
+    let key = key.read("key file")?;
+    if String::from_utf8_lossy(&key).contains("ENCRYPTED PRIVATE KEY") {
         return Err(Error::invalid(format!(
             "{key_name}: an encrypted private key; give it decrypted (openssl pkey -in KEY -out PLAIN)"
         )));
     }
-    let key = PrivateKeyDer::from_pem_slice(key)
+    let key = PrivateKeyDer::from_pem_slice(&key)
         .map_err(|e| Error::invalid(format!("{key_name}: no PEM PRIVATE KEY in it ({e})")))?;
-    let provider = rustls::crypto::ring::default_provider();
-    rustls::sign::CertifiedKey::from_der(chain, key, &provider)
-        .map_err(|e| Error::invalid(format!("{key_name} does not go with {cert_name}: {e}")))?;
-    Ok(())
+    CertifiedKey::from_der(chain, key, provider)
+        .map_err(|e| Error::invalid(format!("{key_name} does not go with {cert_name}: {e}")))
 }
 
 /// A password: never shown, in errors, logs or `Debug`.

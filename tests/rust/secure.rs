@@ -12,7 +12,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use turtle_finder::{
     Config, ErrorKind, ReadOptions, RegisterOptions, RegistrationState, ServiceFinder,
 };
-use turtle_tests::{Certs, Cluster, ClusterOptions, FakeTlsMember};
+use turtle_tests::{Certs, Cluster, ClusterOptions, FakeTlsMember, Mode, Proxy};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -69,6 +69,54 @@ fn refused(cfg: Config, kind: ErrorKind, why: &str) {
         text.contains("certificate") || text.contains("handshake"),
         "{why}: {e}"
     );
+}
+
+/// A certificate manager rotates the client certificate in place: the finder reads the
+/// files again at its next handshake, so the member that refused the old (expired)
+/// certificate serves lookups as soon as the new one is written, with no new finder
+/// (issue 19, item 8).
+#[test]
+fn a_client_certificate_rotated_in_place_is_read_again_at_the_next_handshake() {
+    let certs = Arc::new(Certs::new());
+    let c = tls_cluster(&certs, true);
+    c.put_via(0, "/services/rotated", "v");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("client.crt"), dir.path().join("client.key"));
+    // Written as a manager does: a new file renamed over the old one.
+    let install = |from: &std::path::Path, to: &std::path::Path| {
+        let next = to.with_extension("next");
+        std::fs::copy(from, &next).unwrap();
+        std::fs::rename(&next, to).unwrap();
+    };
+    install(&certs.expired.cert, &cert);
+    install(&certs.expired.key, &key);
+    let cfg = Config::new(c.endpoints())
+        .unwrap()
+        .with_ca_file(&certs.ca)
+        .with_client_cert(&cert, &key);
+    let f = ServiceFinder::new(cfg).unwrap();
+    let quick = ReadOptions::deadline(Duration::from_secs(1));
+    let e = f.get_service_with("rotated", quick.clone()).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Unavailable,
+        "the expired certificate: {e}"
+    );
+
+    install(&certs.client.key, &key);
+    install(&certs.client.cert, &cert);
+    let end = Instant::now() + WAIT;
+    loop {
+        match f.get_service_with("rotated", quick.clone()) {
+            Ok(v) => break assert_eq!(v.as_deref(), Some("v")),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}"),
+        }
+        // Each failed lookup is one more handshake; no event says the files were read.
+        assert!(
+            Instant::now() < end,
+            "the rotated certificate was never used"
+        );
+    }
 }
 
 #[test]
@@ -593,6 +641,63 @@ fn auto_sync_keeps_working_endpoints_when_members_advertise_unreachable_ones() {
         );
     }
     assert!(lookups > 10, "{lookups}");
+}
+
+/// The members auto-sync learned stop answering while the configured one still would:
+/// the membership task cannot list the members, so it brings the configured endpoint
+/// back and lookups go on (issue 19, item 3). The member advertises a proxy, so the
+/// learned endpoint can be cut without touching the member.
+#[test]
+fn the_configured_endpoint_comes_back_when_the_learned_ones_stop_answering() {
+    let advertised = Proxy::start("127.0.0.1:1").unwrap();
+    let c = Cluster::start_with(ClusterOptions {
+        members: 1,
+        extra_args: vec![format!(
+            "--advertise-client-urls=http://{}",
+            advertised.endpoint()
+        )],
+        ..ClusterOptions::default()
+    });
+    advertised.set_upstream(&c.endpoint(0));
+    c.put_via(0, "/services/seed", "v");
+    let cfg = Config::new([c.endpoint(0)])
+        .unwrap()
+        .with_auto_sync(Duration::from_millis(300));
+    let f = ServiceFinder::new(cfg).unwrap();
+    let only = |f: &ServiceFinder, e: &str| {
+        let health = f.member_health();
+        health.len() == 1 && health[0].endpoint == e
+    };
+    let end = Instant::now() + WAIT;
+    while !only(&f, &advertised.endpoint()) {
+        assert!(
+            Instant::now() < end,
+            "never followed: {:?}",
+            f.member_health()
+        );
+        std::thread::sleep(Duration::from_millis(50)); // auto-sync has no event to await
+    }
+    assert_eq!(f.get_service("seed").unwrap().as_deref(), Some("v"));
+
+    advertised.set(Mode::Cut);
+    let end = Instant::now() + WAIT;
+    loop {
+        // Lookups fail (Unavailable) until the configured endpoint is back.
+        let got = f.get_service("seed");
+        if let Err(e) = &got {
+            assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        }
+        let health = f.member_health();
+        let back = health
+            .iter()
+            .any(|m| m.endpoint == c.endpoint(0) && m.healthy);
+        if let (true, Ok(v)) = (back, &got) {
+            assert_eq!(v.as_deref(), Some("v"));
+            break;
+        }
+        assert!(Instant::now() < end, "the seed never came back: {health:?}");
+        std::thread::sleep(Duration::from_millis(50)); // the membership task has no event
+    }
 }
 
 /// Credentials given to a finder of a cluster with auth off: etcd answers "authentication

@@ -25,6 +25,7 @@ struct Shared {
     changed: Condvar,
     conns: Mutex<Vec<TcpStream>>,
     done: AtomicBool,
+    upstream: Mutex<String>,
 }
 
 /// Forwards a local port to `upstream` until dropped.
@@ -44,9 +45,9 @@ impl Proxy {
             changed: Condvar::new(),
             conns: Mutex::new(Vec::new()),
             done: AtomicBool::new(false),
+            upstream: Mutex::new(upstream.to_string()),
         });
         let s = shared.clone();
-        let upstream = upstream.to_string();
         let accept = thread::Builder::new()
             .name("test-proxy".into())
             .spawn(move || {
@@ -58,6 +59,7 @@ impl Proxy {
                     if *s.mode.lock().unwrap() == Mode::Cut {
                         continue; // dropped: the client sees the connection closed
                     }
+                    let upstream = s.upstream.lock().unwrap().clone();
                     let Ok(up) = TcpStream::connect(&upstream) else {
                         continue;
                     };
@@ -85,6 +87,12 @@ impl Proxy {
     /// The proxy's endpoint, `127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// Where new connections go from now on (a proxy started before its member's port
+    /// was known).
+    pub fn set_upstream(&self, upstream: &str) {
+        *self.shared.upstream.lock().unwrap() = upstream.to_string();
     }
 
     /// Switches what the proxy does; `Cut` closes every open connection at once.
