@@ -99,6 +99,10 @@ enum turtle_status
    * have no interrupt check); the number is kept for the core's error kind of that name.
    */
   TURTLE_INTERRUPTED = 9,
+  /**
+   * The lease a lock or leadership stood on is gone: it is no longer held.
+   */
+  TURTLE_SESSION_LOST = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

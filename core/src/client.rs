@@ -12,11 +12,12 @@ use crate::cluster::{self, ClusterMember, MemberStatus};
 use crate::config::{Config, Consistency};
 use crate::delivery::{apply_all, Delivery, InstancesSink, Sink};
 use crate::endpoints::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exporter::{self, Render};
 use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
 use crate::keys::{self, check_name, Target};
+use crate::lock::{self, LockGuard, LockOptions};
 use crate::mailbox::Mailbox;
 use crate::membership;
 use crate::metrics::Metrics;
@@ -327,6 +328,28 @@ impl Client {
             return Err(Error::closed());
         }
         Ok(id)
+    }
+
+    /// Takes the lock `name` (the key prefix `etcdctl lock` and Go's `concurrency.Mutex`
+    /// use: the same name is the same lock), waiting at most `opts.timeout`: a guard once
+    /// held, `DeadlineExceeded` when the wait ran out, `SessionLost` when the lease the
+    /// wait stood on died. Every failure leaves no waiter key behind. See [`LockGuard`].
+    pub async fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
+        let got = lock::lock(self.lock_parts(), name, &opts, true).await?;
+        got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
+    }
+
+    /// Takes the lock `name` if nobody holds it: `None` when somebody does.
+    pub async fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
+        lock::lock(self.lock_parts(), name, &opts, false).await
+    }
+
+    fn lock_parts(&self) -> lock::Parts<'_> {
+        lock::Parts {
+            pool: &self.inner.pool,
+            hub: &self.inner.hub,
+            ids: &self.inner.next_id,
+        }
     }
 
     /// Registers an instance of service `name` at `addr`: the key

@@ -26,11 +26,14 @@ pub enum ErrorKind {
     Internal,
     /// The caller's interrupt check fired during a blocking call (Python's Ctrl-C).
     Interrupted,
+    /// The lease a lock or leadership stood on is gone (expired, revoked, or its key
+    /// deleted): what it guarded is no longer held, and must not be acted on.
+    SessionLost,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of the C ABI's status numbers (1, 2, ...).
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::InvalidArgument,
         ErrorKind::Unavailable,
         ErrorKind::DeadlineExceeded,
@@ -39,6 +42,7 @@ impl ErrorKind {
         ErrorKind::InvalidValue,
         ErrorKind::Internal,
         ErrorKind::Interrupted,
+        ErrorKind::SessionLost,
     ];
 
     /// A short lowercase name, e.g. `"deadline exceeded"`: what `Display` shows, and the
@@ -53,6 +57,7 @@ impl ErrorKind {
             ErrorKind::InvalidValue => "invalid value",
             ErrorKind::Internal => "internal",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::SessionLost => "session lost",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
 use crate::keys::Target;
+use crate::lock::{LockGuard, LockOptions};
 use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::MemberHealth;
 use crate::registration::Registration;
@@ -206,6 +207,33 @@ impl ServiceFinder {
             slot.cancel_now();
         }
         made
+    }
+
+    /// Takes the lock `name`, waiting at most `opts.timeout` (see [`Client::lock`]):
+    ///
+    /// ```no_run
+    /// # use turtle_finder::{ServiceFinder, Config, LockOptions};
+    /// let finder = ServiceFinder::new(Config::from_env()?)?;
+    /// let guard = finder.lock("jobs", LockOptions::default())?;
+    /// println!("held with fencing token {}", guard.token());
+    /// guard.unlock();
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
+    pub fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
+        let client = self.shared.usable()?.clone();
+        let name = name.to_string();
+        self.shared
+            .runtime
+            .block_interruptible(async move { client.lock(&name, opts).await }, None)
+    }
+
+    /// Takes the lock `name` if nobody holds it: `None` when somebody does.
+    pub fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
+        let client = self.shared.usable()?.clone();
+        let name = name.to_string();
+        self.shared
+            .runtime
+            .block_interruptible(async move { client.try_lock(&name, opts).await }, None)
     }
 
     /// A dispatcher slot for a registration's callbacks; it lets itself go once the

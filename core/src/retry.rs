@@ -65,6 +65,12 @@ impl Op {
     pub(crate) const KEEPALIVE: Op = idempotent("keepalive");
     /// A lease revoked (a lease already gone is fine).
     pub(crate) const REVOKE: Op = idempotent("revoke");
+    /// A lock's waiter key put unless there (its lease names it: a retry finds it).
+    pub(crate) const LOCK: Op = idempotent("lock");
+    /// A lock's keys read to see whose turn it is.
+    pub(crate) const LOCK_WAIT: Op = read("lock_wait");
+    /// A lock's key deleted if its create revision is the token (a retry deletes nothing).
+    pub(crate) const UNLOCK: Op = idempotent("unlock");
 
     /// Whether a slow first member makes the pool ask the next one too.
     pub(crate) fn hedged(self) -> bool {

@@ -106,7 +106,6 @@ impl Session {
     }
 
     /// Whether the lease is surely alive now: not lost, and its time not up.
-    #[allow(dead_code)] // what locks will check before they grant
     pub(crate) fn is_alive(&self) -> bool {
         self.lost.borrow().is_none() && !self.alive_until.lock().passed()
     }

@@ -33,12 +33,14 @@ pub enum turtle_status {
     /// A blocking call was interrupted. No libturtle function returns it today (C calls
     /// have no interrupt check); the number is kept for the core's error kind of that name.
     TURTLE_INTERRUPTED = 9,
+    /// The lease a lock or leadership stood on is gone: it is no longer held.
+    TURTLE_SESSION_LOST = 10,
 }
 
 use turtle_status::*;
 
 /// Every status, at the index of its number.
-const ALL: [turtle_status; 10] = [
+const ALL: [turtle_status; 11] = [
     TURTLE_OK,
     TURTLE_INVALID_ARGUMENT,
     TURTLE_UNAVAILABLE,
@@ -49,10 +51,11 @@ const ALL: [turtle_status; 10] = [
     TURTLE_INTERNAL,
     TURTLE_INVALID_HANDLE,
     TURTLE_INTERRUPTED,
+    TURTLE_SESSION_LOST,
 ];
 
 /// The one table between the core's error kinds and their status numbers.
-const KIND_STATUS: [(ErrorKind, turtle_status); 8] = [
+const KIND_STATUS: [(ErrorKind, turtle_status); 9] = [
     (ErrorKind::InvalidArgument, TURTLE_INVALID_ARGUMENT),
     (ErrorKind::Unavailable, TURTLE_UNAVAILABLE),
     (ErrorKind::DeadlineExceeded, TURTLE_DEADLINE_EXCEEDED),
@@ -61,6 +64,7 @@ const KIND_STATUS: [(ErrorKind, turtle_status); 8] = [
     (ErrorKind::InvalidValue, TURTLE_INVALID_VALUE),
     (ErrorKind::Internal, TURTLE_INTERNAL),
     (ErrorKind::Interrupted, TURTLE_INTERRUPTED),
+    (ErrorKind::SessionLost, TURTLE_SESSION_LOST),
 ];
 
 impl turtle_status {
@@ -171,6 +175,7 @@ mod tests {
         assert_eq!(name(0).to_str(), Ok("ok"));
         assert_eq!(name(3).to_str(), Ok("deadline exceeded"));
         assert_eq!(name(8).to_str(), Ok("invalid handle"));
-        assert_eq!(name(10).to_str(), Ok("unknown status"));
+        assert_eq!(name(10).to_str(), Ok("session lost"));
+        assert_eq!(name(11).to_str(), Ok("unknown status"));
     }
 }

@@ -23,6 +23,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::PermissionDenied => "PermissionDeniedError",
         ErrorKind::Closed => "ClosedError",
         ErrorKind::InvalidValue => "InvalidValueError",
+        ErrorKind::SessionLost => "SessionLostError",
         _ => "InternalError",
     }
 }

@@ -15,6 +15,7 @@ from ._errors import (
     InvalidArgumentError,
     InvalidValueError,
     PermissionDeniedError,
+    SessionLostError,
     TurtleError,
     UnavailableError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "PermissionDeniedError",
     "Registration",
     "ServiceFinder",
+    "SessionLostError",
     "TurtleError",
     "UnavailableError",
     "Watch",

@@ -33,5 +33,9 @@ class InvalidValueError(TurtleError, ValueError):
     """A stored value is not valid UTF-8; read it with get_service_bytes."""
 
 
+class SessionLostError(TurtleError):
+    """The lease a lock or leadership stood on is gone: it is no longer held."""
+
+
 class InternalError(TurtleError):
     """A bug in turtle_finder."""

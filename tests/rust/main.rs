@@ -7,6 +7,7 @@ mod cli;
 mod failover;
 mod hostile;
 mod lifecycle;
+mod locks;
 mod lookup;
 mod monitoring;
 mod resources;

@@ -1,0 +1,522 @@
+//! Locks: etcd's Go `concurrency.Mutex` recipe on the client side, with its keys, so a
+//! turtle lock, `etcdctl lock` and a Go program's lock on one name exclude each other.
+//!
+//! A waiter puts `<name>/<lease id in hex>` on a lease of its own; the owner is the key of
+//! lowest create revision under `<name>/`. A waiter watches only the key just before its
+//! own (no thundering herd) and its own key, and is granted only after a linearizable read
+//! showed its key there and none before it while its session was surely alive: never on
+//! etcd 3.4's Lock RPC, which grants to expired leases (etcd #9921). The token is the
+//! key's create revision, increasing across the cluster: a fencing token.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{
+    Compare, CompareOp, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+};
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::{oneshot, watch, Notify};
+
+use crate::delivery::{Delivery, Sink};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hub::{Entry, Hub};
+use crate::pool::Pool;
+use crate::retry::Op;
+use crate::session::{Loss, Session};
+
+/// How often a waiter or a holder reads its keys again though no watch said anything:
+/// a watch on a member that hangs says nothing, and the read goes to another member.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// The longest lease etcd grants (its `MaxLeaseTTL`).
+const MAX_TTL: Duration = Duration::from_secs(9_000_000_000);
+
+/// How a lock is taken.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    /// The lease's time to live, in whole seconds (at least 1): how long the lock outlives
+    /// a holder that stopped answering. 10 s by default.
+    pub ttl: Duration,
+    /// How long to wait for the lock; `None` waits until it is had (or the session lost).
+    pub timeout: Option<Duration>,
+}
+
+impl Default for LockOptions {
+    fn default() -> Self {
+        LockOptions {
+            ttl: Duration::from_secs(10),
+            timeout: None,
+        }
+    }
+}
+
+impl LockOptions {
+    /// The default TTL, waiting at most `timeout`.
+    pub fn timeout(timeout: Duration) -> LockOptions {
+        LockOptions {
+            timeout: Some(timeout),
+            ..LockOptions::default()
+        }
+    }
+}
+
+/// What a lock needs of its client.
+pub(crate) struct Parts<'a> {
+    pub(crate) pool: &'a Arc<Pool>,
+    pub(crate) hub: &'a Hub,
+    pub(crate) ids: &'a AtomicI64,
+}
+
+/// A held lock. [`LockGuard::unlock`] (or dropping it) lets go; [`LockGuard::is_valid`]
+/// says whether it is surely still held, and [`LockGuard::lost`] waits until it is not.
+pub struct LockGuard {
+    held: Arc<Held>,
+}
+
+struct Held {
+    name: String,
+    key: String,
+    token: i64,
+    session: Arc<Session>,
+    /// Sticky: false once the lock is in doubt.
+    valid: AtomicBool,
+    lost: watch::Sender<bool>,
+    /// Asks the keeper task to unlock.
+    unlock: Mutex<Option<oneshot::Sender<()>>>,
+    /// Set once the keeper task ended (after its unlock, if asked).
+    ended: Mutex<bool>,
+    ended_cv: Condvar,
+    ended_async: Notify,
+    /// How long a blocking unlock waits for the keeper task.
+    close_limit: Duration,
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("key", &self.held.key)
+            .field("token", &self.held.token)
+            .finish()
+    }
+}
+
+impl LockGuard {
+    /// The lock's name, as given.
+    pub fn name(&self) -> &str {
+        &self.held.name
+    }
+
+    /// The etcd key that holds the lock: `<name>/<lease id in hex>`.
+    pub fn key(&self) -> &str {
+        &self.held.key
+    }
+
+    /// The fencing token: the create revision of the key. Every later holder's is larger,
+    /// so a store that keeps the largest token it saw refuses a holder that lost the lock.
+    pub fn token(&self) -> i64 {
+        self.held.token
+    }
+
+    /// The lease the lock stands on.
+    pub fn lease(&self) -> i64 {
+        self.held.session.id()
+    }
+
+    /// Whether the lock is surely still held (no I/O): false for good once its lease's
+    /// time may be up, etcd said the lease is gone, its key was deleted, or it was
+    /// unlocked.
+    pub fn is_valid(&self) -> bool {
+        self.held.check()
+    }
+
+    /// Waits until the lock is no longer surely held (at once when it is not).
+    pub async fn lost(&self) {
+        let mut rx = self.held.lost.subscribe();
+        if !self.held.check() {
+            return;
+        }
+        let _ = rx.wait_for(|lost| *lost).await;
+    }
+
+    /// Lets go: deletes the key only if it is still the one this guard made (its create
+    /// revision is the token), and revokes the lease. Idempotent; waits for etcd's answer
+    /// at most the finder's close limit.
+    pub fn unlock(&self) {
+        self.held.ask_unlock();
+        let end = std::time::Instant::now() + self.held.close_limit;
+        let mut ended = self.held.ended.lock();
+        while !*ended && !self.held.ended_cv.wait_until(&mut ended, end).timed_out() {}
+    }
+
+    /// [`LockGuard::unlock`] for async code.
+    pub async fn unlock_async(&self) {
+        loop {
+            let notified = self.held.ended_async.notified();
+            self.held.ask_unlock();
+            if *self.held.ended.lock() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Unlocked in the background: nothing else would, and it would last the TTL.
+        self.held.ask_unlock();
+    }
+}
+
+impl Held {
+    fn check(&self) -> bool {
+        if self.valid.load(Ordering::Acquire) && self.session.is_alive() {
+            return true;
+        }
+        self.invalidate();
+        false
+    }
+
+    fn invalidate(&self) {
+        self.valid.store(false, Ordering::Release);
+        self.lost.send_replace(true);
+    }
+
+    fn ask_unlock(&self) {
+        self.valid.store(false, Ordering::Release);
+        if let Some(tx) = self.unlock.lock().take() {
+            let _ = tx.send(());
+        }
+    }
+
+    fn end(&self) {
+        self.invalidate();
+        *self.ended.lock() = true;
+        self.ended_cv.notify_all();
+        self.ended_async.notify_waiters();
+    }
+}
+
+/// Checks a lock or election name: the key prefix of etcd's tools, so not empty.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("a lock name must not be empty".to_string()));
+    }
+    if name.contains('\0') {
+        return Err(Error::invalid(format!("lock name {name:?} contains NUL")));
+    }
+    Ok(())
+}
+
+/// The TTL in whole seconds etcd takes.
+fn ttl_seconds(ttl: Duration) -> Result<i64> {
+    if ttl < Duration::from_secs(1) || ttl > MAX_TTL || ttl.subsec_nanos() != 0 {
+        return Err(Error::invalid(format!(
+            "a lock's ttl must be whole seconds from 1 to {}, not {ttl:?}",
+            MAX_TTL.as_secs()
+        )));
+    }
+    Ok(ttl.as_secs() as i64)
+}
+
+fn session_lost(key: &str, why: &str) -> Error {
+    Error::new(ErrorKind::SessionLost, format!("lock {key}: {why}"))
+}
+
+fn loss_reason(loss: Loss) -> &'static str {
+    match loss {
+        Loss::Gone => "etcd says its lease is gone",
+        Loss::Expired => "no keepalive was answered before its lease's time was up",
+        Loss::Closed => "its session was closed",
+    }
+}
+
+/// Takes the lock `name`: waits for it unless `wait` is false (then `None` when another
+/// holds it). Every failure, and a refusal, revokes the lease, so no waiter key is left.
+pub(crate) async fn lock(
+    parts: Parts<'_>,
+    name: &str,
+    opts: &LockOptions,
+    wait: bool,
+) -> Result<Option<LockGuard>> {
+    check_name(name)?;
+    let ttl = ttl_seconds(opts.ttl)?;
+    let pool = parts.pool;
+    let session = Arc::new(Session::grant(pool, ttl, Arc::new(|_| {})).await?);
+    let key = format!("{name}/{:x}", session.id());
+    let attempt = acquire(&parts, name, &key, &session, wait);
+    let outcome = match opts.timeout {
+        None => attempt.await,
+        Some(limit) => match tokio::time::timeout(limit, attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::new(
+                ErrorKind::DeadlineExceeded,
+                format!("lock {name}: not had within {limit:?}"),
+            )),
+        },
+    };
+    let token = match outcome {
+        Ok(Some(token)) => token,
+        other => {
+            session.close(pool).await;
+            return other.map(|_| None);
+        }
+    };
+    let (unlock_tx, unlock_rx) = oneshot::channel();
+    let held = Arc::new(Held {
+        name: name.to_string(),
+        key,
+        token,
+        session,
+        valid: AtomicBool::new(true),
+        lost: watch::channel(false).0,
+        unlock: Mutex::new(Some(unlock_tx)),
+        ended: Mutex::new(false),
+        ended_cv: Condvar::new(),
+        ended_async: Notify::new(),
+        close_limit: pool.cfg.deadline + Duration::from_secs(1),
+    });
+    let wake = Arc::new(Wake::default());
+    let unwatch = watch_keys(
+        &parts,
+        name,
+        &[held.key.as_bytes().to_vec()],
+        token + 1,
+        &wake,
+    );
+    tokio::spawn(keep(pool.clone(), held.clone(), wake, unlock_rx, unwatch));
+    Ok(Some(LockGuard { held }))
+}
+
+/// Puts the waiter key and waits until it is the owner: the token, or `None` when `wait`
+/// is false and another holds the lock.
+async fn acquire(
+    parts: &Parts<'_>,
+    name: &str,
+    key: &str,
+    session: &Session,
+    wait: bool,
+) -> Result<Option<i64>> {
+    let pool = parts.pool;
+    let my_rev = put_waiter(pool, key, session.id()).await?;
+    let prefix = format!("{name}/");
+    loop {
+        let turn = read_turn(pool, key, &prefix, my_rev).await?;
+        if turn.mine != Some(my_rev) {
+            return Err(session_lost(key, "its key was deleted while it waited"));
+        }
+        if !session.is_alive() {
+            return Err(session_lost(key, "its lease's time may be up"));
+        }
+        let Some(before) = turn.before else {
+            return Ok(Some(my_rev));
+        };
+        if !wait {
+            return Ok(None);
+        }
+        // Woken by any news of the key before ours or of our own, then read again.
+        let wake = Arc::new(Wake::default());
+        let keys = [before, key.as_bytes().to_vec()];
+        let unwatch = watch_keys(parts, name, &keys, turn.revision + 1, &wake);
+        let woke = tokio::select! {
+            loss = session.lost() => Err(session_lost(key, loss_reason(loss))),
+            _ = wake.0.notified() => Ok(()),
+            _ = tokio::time::sleep(RECHECK) => Ok(()),
+        };
+        unwatch();
+        woke?;
+    }
+}
+
+/// What a read of the lock's keys found.
+struct Turn {
+    /// The create revision of our key, `None` when it is gone.
+    mine: Option<i64>,
+    /// The key created last before ours, if any: the one to wait for.
+    before: Option<Vec<u8>>,
+    /// The revision of the read.
+    revision: i64,
+}
+
+/// Puts the waiter key unless it is there (the same lease makes the same key, so a retry
+/// after an answer lost finds the first try's key): its create revision.
+async fn put_waiter(pool: &Pool, key: &str, lease: i64) -> Result<i64> {
+    pool.run(Op::LOCK, pool.cfg.deadline, |m| {
+        let mut kv = m.kv.clone();
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                key,
+                "",
+                Some(PutOptions::new().with_lease(lease)),
+            )])
+            .or_else([TxnOp::get(key, None)]);
+        async move {
+            let resp = kv.txn(txn).await?;
+            let header_rev = resp.header().map_or(0, |h| h.revision());
+            Ok(match resp.succeeded() {
+                true => header_rev,
+                false => first_create_revision(&resp.op_responses()).unwrap_or(0),
+            })
+        }
+    })
+    .await
+}
+
+/// Reads (linearizably, in one transaction) our key and the last key created before it.
+async fn read_turn(pool: &Pool, key: &str, prefix: &str, my_rev: i64) -> Result<Turn> {
+    pool.run(Op::LOCK_WAIT, pool.cfg.deadline, |m| {
+        let mut kv = m.kv.clone();
+        let before = GetOptions::new()
+            .with_prefix()
+            .with_sort(SortTarget::Create, SortOrder::Descend)
+            .with_max_create_revision(my_rev - 1)
+            .with_limit(1);
+        let txn = Txn::new().and_then([TxnOp::get(key, None), TxnOp::get(prefix, Some(before))]);
+        async move {
+            let resp = kv.txn(txn).await?;
+            let ops = resp.op_responses();
+            let before = match ops.get(1) {
+                Some(TxnOpResponse::Get(g)) => g.kvs().first().map(|kv| kv.key().to_vec()),
+                _ => None,
+            };
+            Ok(Turn {
+                mine: first_create_revision(&ops[..ops.len().min(1)]),
+                before,
+                revision: resp.header().map_or(0, |h| h.revision()),
+            })
+        }
+    })
+    .await
+}
+
+/// The create revision of the first key the first get of `ops` found.
+fn first_create_revision(ops: &[TxnOpResponse]) -> Option<i64> {
+    match ops.first() {
+        Some(TxnOpResponse::Get(g)) => g.kvs().first().map(|kv| kv.create_revision()),
+        _ => None,
+    }
+}
+
+/// Deletes `key` only while its create revision is `token`: a retry, or an unlock after
+/// the lease expired and the name was locked again, deletes no newer lock.
+async fn delete_fenced(pool: &Pool, key: &str, token: i64) {
+    // A failure leaves nothing to do: the revoke that follows deletes the key too.
+    let _ = pool
+        .run(Op::UNLOCK, pool.cfg.deadline, |m| {
+            let mut kv = m.kv.clone();
+            let txn = Txn::new()
+                .when([Compare::create_revision(key, CompareOp::Equal, token)])
+                .and_then([TxnOp::delete(key, None)]);
+            async move { kv.txn(txn).await.map(|_| ()) }
+        })
+        .await;
+}
+
+/// Wakes a waiter or a holder when a watch delivers anything.
+#[derive(Default)]
+struct Wake(Notify);
+
+impl Sink for Wake {
+    fn deliver(&self, _: Delivery) {
+        // A permit is kept when nobody waits yet: no news is lost between reads.
+        self.0.notify_one();
+    }
+}
+
+/// Watches `keys` from `from` on the client's shared stream (resumed across failover and
+/// compaction like every watch), waking `wake`; returns what removes the watches.
+fn watch_keys(
+    parts: &Parts<'_>,
+    name: &str,
+    keys: &[Vec<u8>],
+    from: i64,
+    wake: &Arc<Wake>,
+) -> impl FnOnce() + Send + 'static {
+    let mut removers = Vec::new();
+    for key in keys {
+        let id = parts.ids.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            service: name.to_string(),
+            key: key.clone(),
+            range_end: None,
+            next_rev: from,
+            sink: wake.clone(),
+            resync: false,
+        };
+        if parts.hub.add(id, entry) {
+            removers.push(parts.hub.remover(id));
+        }
+    }
+    move || removers.into_iter().for_each(|remove| remove())
+}
+
+/// The holder's task: marks the lock lost when the session is lost or the key is gone,
+/// and unlocks when asked (or when the guard is dropped).
+async fn keep(
+    pool: Arc<Pool>,
+    held: Arc<Held>,
+    wake: Arc<Wake>,
+    mut unlock: oneshot::Receiver<()>,
+    unwatch: impl FnOnce(),
+) {
+    loop {
+        tokio::select! {
+            _ = &mut unlock => break,
+            _ = held.session.lost() => break,
+            _ = wake.0.notified() => {}
+            _ = tokio::time::sleep(RECHECK) => {}
+        }
+        if !held.session.is_alive() {
+            break;
+        }
+        let prefix = format!("{}/", held.name);
+        // An error reading says nothing of the lock: the session decides then.
+        if let Ok(turn) = read_turn(&pool, &held.key, &prefix, held.token).await {
+            if turn.mine != Some(held.token) {
+                break;
+            }
+        }
+    }
+    held.invalidate();
+    unwatch();
+    // Lost too: our clock may have given up on a lease etcd still keeps, and the key
+    // must not make the next waiter wait out the TTL. Fenced, so no newer lock goes.
+    delete_fenced(&pool, &held.key, held.token).await;
+    held.session.close(&pool).await;
+    held.end();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_are_whole_seconds_etcd_grants() {
+        assert_eq!(ttl_seconds(Duration::from_secs(10)).unwrap(), 10);
+        for bad in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            Duration::from_millis(500),
+            MAX_TTL + Duration::from_secs(1),
+        ] {
+            let e = ttl_seconds(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_may_not_be_empty_or_hold_nul() {
+        assert!(check_name("jobs").is_ok());
+        assert!(check_name("/locks/jobs").is_ok());
+        assert_eq!(
+            check_name("").unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            check_name("a\0b").unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+}

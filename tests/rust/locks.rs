@@ -1,0 +1,245 @@
+//! Locks (issue 20) against a real cluster: turns and fencing tokens, the keys of etcd's
+//! Go recipe shared with `etcdctl lock`, a waiter whose lease dies, a holder whose key is
+//! deleted, a member killed under a holder, and bad input.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use turtle_finder::{Config, ErrorKind, LockGuard, LockOptions, ServiceFinder};
+use turtle_tests::Cluster;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn finder(c: &Cluster) -> ServiceFinder {
+    ServiceFinder::new(Config::new(c.endpoints()).unwrap()).unwrap()
+}
+
+/// The keys under `<name>/`, oldest first.
+fn waiter_keys(c: &Cluster, name: &str) -> Vec<String> {
+    let out = c.etcdctl(&[
+        "get",
+        "--prefix",
+        "--keys-only",
+        "--sort-by=CREATE",
+        "--order=ASCEND",
+        &format!("{name}/"),
+    ]);
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until `name` has `n` waiter keys (no event says so outside the finder).
+fn await_waiters(c: &Cluster, name: &str, n: usize) -> Vec<String> {
+    let end = Instant::now() + WAIT;
+    loop {
+        let keys = waiter_keys(c, name);
+        if keys.len() == n {
+            return keys;
+        }
+        assert!(Instant::now() < end, "never {n} waiters: {keys:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the guard's `lost` on a runtime of the test's own.
+fn await_lost(g: &LockGuard) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::timeout(WAIT, g.lost()).await })
+        .expect("lost never fired");
+}
+
+#[test]
+fn two_finders_take_turns_with_growing_tokens_and_leave_no_keys() {
+    let c = Cluster::start();
+    let (a, b) = (finder(&c), finder(&c));
+    let held = a.lock("jobs", LockOptions::default()).unwrap();
+    assert!(held.is_valid());
+    assert_eq!(held.key(), format!("jobs/{:x}", held.lease()));
+    assert!(b
+        .try_lock("jobs", LockOptions::default())
+        .unwrap()
+        .is_none());
+    assert_eq!(waiter_keys(&c, "jobs"), [held.key()], "try_lock left a key");
+
+    let waiter = std::thread::spawn(move || {
+        let g = b.lock("jobs", LockOptions::timeout(WAIT)).unwrap();
+        (g.token(), g.key().to_string(), g.is_valid(), b, g)
+    });
+    await_waiters(&c, "jobs", 2);
+    let first = held.token();
+    held.unlock();
+    assert!(!held.is_valid());
+    held.unlock(); // idempotent
+    let (token, key, valid, _b, g) = waiter.join().unwrap();
+    assert!(valid);
+    assert!(token > first, "{token} <= {first}");
+    assert_eq!(waiter_keys(&c, "jobs"), [key]);
+    g.unlock();
+    assert_eq!(waiter_keys(&c, "jobs"), Vec::<String>::new());
+}
+
+#[test]
+fn a_lock_waited_for_too_long_is_deadline_exceeded_and_leaves_no_key() {
+    let c = Cluster::start();
+    let (a, b) = (finder(&c), finder(&c));
+    let held = a.lock("slow", LockOptions::default()).unwrap();
+    let e = b
+        .lock("slow", LockOptions::timeout(Duration::from_millis(300)))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DeadlineExceeded, "{e}");
+    assert_eq!(waiter_keys(&c, "slow"), [held.key()]);
+}
+
+#[test]
+fn turtle_locks_and_etcdctl_lock_exclude_each_other_both_ways() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    // etcdctl holds: turtle waits until it lets go.
+    let mut theirs = c
+        .etcdctl_command()
+        .args(["lock", "--ttl=5", "shared"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(theirs.stdout.take().unwrap());
+    let mut their_key = String::new();
+    out.read_line(&mut their_key).unwrap();
+    assert!(their_key.starts_with("shared/"), "{their_key:?}");
+    assert!(f
+        .try_lock("shared", LockOptions::default())
+        .unwrap()
+        .is_none());
+    let waiter = std::thread::spawn(move || {
+        let g = f.lock("shared", LockOptions::timeout(WAIT));
+        (f, g)
+    });
+    await_waiters(&c, "shared", 2);
+    // SAFETY: a child of this test, not yet reaped.
+    unsafe { libc::kill(theirs.id() as i32, libc::SIGTERM) };
+    theirs.wait().unwrap();
+    let (f, mine) = waiter.join().unwrap();
+    let mine = mine.unwrap();
+    assert_eq!(waiter_keys(&c, "shared"), [mine.key()]);
+
+    // turtle holds: etcdctl's waiter key goes in after ours, and it prints only after
+    // the unlock.
+    let mut theirs = c
+        .etcdctl_command()
+        .args(["lock", "--ttl=5", "shared"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let keys = await_waiters(&c, "shared", 2);
+    assert_eq!(keys[0], mine.key());
+    let token = mine.token();
+    mine.unlock();
+    let mut out = BufReader::new(theirs.stdout.take().unwrap());
+    let mut their_key = String::new();
+    out.read_line(&mut their_key).unwrap();
+    assert_eq!(their_key.trim(), keys[1]);
+    let rev = c.etcdctl(&["get", "-w", "json", their_key.trim()]);
+    let created: i64 = rev
+        .split("\"create_revision\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .and_then(|n| n.parse().ok())
+        .expect("a create revision");
+    assert!(created > token, "{created} <= {token}");
+    // SAFETY: as above.
+    unsafe { libc::kill(theirs.id() as i32, libc::SIGTERM) };
+    theirs.wait().unwrap();
+    drop(f);
+}
+
+/// etcd 3.4's Lock RPC grants to a waiter whose lease expired (etcd #9921); here a
+/// waiter whose lease is revoked while it waits gets `SessionLost`, even when the holder
+/// lets go right then.
+#[test]
+fn a_waiter_whose_lease_dies_gets_session_lost_never_the_lock() {
+    let c = Cluster::start();
+    let (a, b) = (finder(&c), finder(&c));
+    let held = a.lock("fenced", LockOptions::default()).unwrap();
+    let waiter = std::thread::spawn(move || {
+        let got = b.lock("fenced", LockOptions::timeout(WAIT));
+        (b, got)
+    });
+    let keys = await_waiters(&c, "fenced", 2);
+    let lease = keys[1].rsplit('/').next().unwrap().to_string();
+    c.etcdctl(&["lease", "revoke", &lease]);
+    held.unlock();
+    let (_b, got) = waiter.join().unwrap();
+    let e = got.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SessionLost, "{e}");
+    assert_eq!(waiter_keys(&c, "fenced"), Vec::<String>::new());
+}
+
+#[test]
+fn a_holder_whose_key_is_deleted_loses_the_lock_for_good() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    let held = f.lock("taken", LockOptions::default()).unwrap();
+    c.etcdctl(&["del", held.key()]);
+    await_lost(&held);
+    assert!(!held.is_valid());
+    // Another takes it; the old guard's unlock deletes nothing of the new holder's.
+    let other = finder(&c).lock("taken", LockOptions::default()).unwrap();
+    assert!(!held.is_valid());
+    held.unlock();
+    assert_eq!(waiter_keys(&c, "taken"), [other.key()]);
+    assert!(other.is_valid());
+}
+
+/// The member the holder's keepalives go to is killed: they go to another, the lock is
+/// kept (no `lost`) and nobody else gets it.
+#[test]
+fn a_member_killed_under_a_holder_keeps_the_lock() {
+    let mut c = Cluster::start();
+    let f = finder(&c);
+    let opts = LockOptions {
+        ttl: Duration::from_secs(2),
+        timeout: None,
+    };
+    let held = f.lock("kept", opts.clone()).unwrap();
+    let preferred = f.preferred_member().to_string();
+    let i = (0..c.len()).find(|&i| c.endpoint(i) == preferred).unwrap();
+    c.kill(i);
+    // Three TTLs pass: the lease lived only through keepalives on the other members.
+    let end = Instant::now() + Duration::from_secs(6);
+    let other = finder(&c);
+    while Instant::now() < end {
+        assert!(held.is_valid(), "lost after the kill");
+        assert!(other.try_lock("kept", opts.clone()).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(200)); // a sample every 200 ms
+    }
+    held.unlock();
+    assert!(other.try_lock("kept", opts).unwrap().is_some());
+}
+
+#[test]
+fn bad_lock_names_and_ttls_are_invalid_arguments_that_write_nothing() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    for (name, ttl) in [
+        ("", Duration::from_secs(10)),
+        ("a\0b", Duration::from_secs(10)),
+        ("ok", Duration::ZERO),
+        ("ok", Duration::from_millis(1500)),
+    ] {
+        let opts = LockOptions { ttl, timeout: None };
+        let e = f.lock(name, opts.clone()).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::InvalidArgument,
+            "{name:?} {ttl:?}: {e}"
+        );
+        let e = f.try_lock(name, opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
+    assert_eq!(c.etcdctl(&["lease", "list"]).trim(), "found 0 leases");
+}
