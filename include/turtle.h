@@ -103,6 +103,10 @@ enum turtle_status
    * The lease a lock or leadership stood on is gone: it is no longer held.
    */
   TURTLE_SESSION_LOST = 10,
+  /**
+   * A conditional write's condition did not hold: nothing was written.
+   */
+  TURTLE_CONDITION_FAILED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -17,6 +17,7 @@ use crate::exporter::{self, Render};
 use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
 use crate::keys::{self, check_name, Target};
+use crate::kv::{self, WriteOptions};
 use crate::lock::{self, LockGuard, LockOptions};
 use crate::mailbox::Mailbox;
 use crate::membership;
@@ -335,21 +336,46 @@ impl Client {
     /// held, `DeadlineExceeded` when the wait ran out, `SessionLost` when the lease the
     /// wait stood on died. Every failure leaves no waiter key behind. See [`LockGuard`].
     pub async fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
-        let got = lock::lock(self.lock_parts(), name, &opts, true).await?;
+        let got = self.lock_to(name, &opts, true, lock::direct(&opts)).await?;
         got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
     }
 
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.
     pub async fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
-        lock::lock(self.lock_parts(), name, &opts, false).await
+        self.lock_to(name, &opts, false, lock::direct(&opts)).await
     }
 
-    fn lock_parts(&self) -> lock::Parts<'_> {
-        lock::Parts {
+    /// Reads the etcd key `key` (a whole key, no prefix added), linearizably.
+    pub async fn get(&self, key: &str) -> Result<Option<kv::Entry>> {
+        kv::get(&self.inner.pool, key).await
+    }
+
+    /// Writes `value` at the etcd key `key` if `opts`' conditions hold (`ConditionFailed`
+    /// otherwise, and nothing written): the revision of the write. A write with a
+    /// condition is retried only when it cannot have reached a member.
+    pub async fn put(&self, key: &str, value: &[u8], opts: WriteOptions) -> Result<i64> {
+        kv::put(&self.inner.pool, key, value, &opts).await
+    }
+
+    /// Deletes the etcd key `key` if `opts`' conditions hold: the revision of the delete.
+    pub async fn delete(&self, key: &str, opts: WriteOptions) -> Result<i64> {
+        kv::delete(&self.inner.pool, key, &opts).await
+    }
+
+    /// A lock whose loss goes to `on_lost`.
+    pub(crate) async fn lock_to(
+        &self,
+        name: &str,
+        opts: &LockOptions,
+        wait: bool,
+        on_lost: Option<Arc<dyn Sink>>,
+    ) -> Result<Option<LockGuard>> {
+        let parts = lock::Parts {
             pool: &self.inner.pool,
             hub: &self.inner.hub,
             ids: &self.inner.next_id,
-        }
+        };
+        lock::lock(parts, name, opts, wait, on_lost).await
     }
 
     /// Registers an instance of service `name` at `addr`: the key

@@ -29,11 +29,14 @@ pub enum ErrorKind {
     /// The lease a lock or leadership stood on is gone (expired, revoked, or its key
     /// deleted): what it guarded is no longer held, and must not be acted on.
     SessionLost,
+    /// A conditional write's condition did not hold (the lock is no longer the guard's,
+    /// or the key changed since the revision given): nothing was written.
+    ConditionFailed,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of the C ABI's status numbers (1, 2, ...).
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::InvalidArgument,
         ErrorKind::Unavailable,
         ErrorKind::DeadlineExceeded,
@@ -43,6 +46,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::Interrupted,
         ErrorKind::SessionLost,
+        ErrorKind::ConditionFailed,
     ];
 
     /// A short lowercase name, e.g. `"deadline exceeded"`: what `Display` shows, and the
@@ -58,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::SessionLost => "session lost",
+            ErrorKind::ConditionFailed => "condition failed",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
 use crate::keys::Target;
+use crate::kv::{Entry, WriteOptions};
 use crate::lock::{LockGuard, LockOptions};
 use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::MemberHealth;
@@ -220,20 +221,64 @@ impl ServiceFinder {
     /// # Ok::<(), turtle_finder::Error>(())
     /// ```
     pub fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
-        let client = self.shared.usable()?.clone();
-        let name = name.to_string();
-        self.shared
-            .runtime
-            .block_interruptible(async move { client.lock(&name, opts).await }, None)
+        let got = self.lock_to(name, opts, true)?;
+        got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
     }
 
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.
     pub fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
+        self.lock_to(name, opts, false)
+    }
+
+    /// A lock whose `on_lost` runs on the dispatcher thread, queued behind (so before any
+    /// later) callback of this finder.
+    fn lock_to(&self, name: &str, opts: LockOptions, wait: bool) -> Result<Option<LockGuard>> {
         let client = self.shared.usable()?.clone();
+        let on_lost = opts.on_lost.clone().map(|f| {
+            let callback = move |d| {
+                if let Delivery::Error(e) = d {
+                    f(&e);
+                }
+            };
+            self.shared.dispatcher.slot(Box::new(callback), 1) as Arc<dyn Sink>
+        });
         let name = name.to_string();
-        self.shared
-            .runtime
-            .block_interruptible(async move { client.try_lock(&name, opts).await }, None)
+        self.shared.runtime.block_interruptible(
+            async move { client.lock_to(&name, &opts, wait, on_lost).await },
+            None,
+        )
+    }
+
+    /// Reads the etcd key `key` (a whole key), linearizably; see [`Client::get`].
+    pub fn get(&self, key: &str) -> Result<Option<Entry>> {
+        let client = self.shared.usable()?.clone();
+        let key = key.to_string();
+        (self.shared.runtime).block_interruptible(async move { client.get(&key).await }, None)
+    }
+
+    /// Writes `value` at `key` if `opts`' conditions hold; see [`Client::put`].
+    ///
+    /// ```no_run
+    /// # use turtle_finder::{ServiceFinder, Config, LockOptions, WriteOptions};
+    /// let finder = ServiceFinder::new(Config::from_env()?)?;
+    /// let guard = finder.lock("jobs", LockOptions::default())?;
+    /// // Lands only while the lock is held: a paused holder's late write fails.
+    /// finder.put("/jobs/state", b"done", WriteOptions::if_owner(guard.fence()))?;
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
+    pub fn put(&self, key: &str, value: &[u8], opts: WriteOptions) -> Result<i64> {
+        let client = self.shared.usable()?.clone();
+        let (key, value) = (key.to_string(), value.to_vec());
+        (self.shared.runtime)
+            .block_interruptible(async move { client.put(&key, &value, opts).await }, None)
+    }
+
+    /// Deletes `key` if `opts`' conditions hold; see [`Client::delete`].
+    pub fn delete(&self, key: &str, opts: WriteOptions) -> Result<i64> {
+        let client = self.shared.usable()?.clone();
+        let key = key.to_string();
+        (self.shared.runtime)
+            .block_interruptible(async move { client.delete(&key, opts).await }, None)
     }
 
     /// A dispatcher slot for a registration's callbacks; it lets itself go once the

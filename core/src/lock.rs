@@ -32,14 +32,21 @@ const RECHECK: Duration = Duration::from_secs(1);
 /// The longest lease etcd grants (its `MaxLeaseTTL`).
 const MAX_TTL: Duration = Duration::from_secs(9_000_000_000);
 
+/// A callback told that a lock was lost (with why, a `SessionLost` error).
+pub type OnLost = Arc<dyn Fn(&Error) + Send + Sync>;
+
 /// How a lock is taken.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LockOptions {
     /// The lease's time to live, in whole seconds (at least 1): how long the lock outlives
     /// a holder that stopped answering. 10 s by default.
     pub ttl: Duration,
     /// How long to wait for the lock; `None` waits until it is had (or the session lost).
     pub timeout: Option<Duration>,
+    /// Called once if the lock is lost while held (not when it is unlocked): on the
+    /// dispatcher thread for [`ServiceFinder`](crate::ServiceFinder), before any later
+    /// callback of that finder; on the runtime's task for [`Client`](crate::Client).
+    pub on_lost: Option<OnLost>,
 }
 
 impl Default for LockOptions {
@@ -47,7 +54,18 @@ impl Default for LockOptions {
         LockOptions {
             ttl: Duration::from_secs(10),
             timeout: None,
+            on_lost: None,
         }
+    }
+}
+
+impl std::fmt::Debug for LockOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockOptions")
+            .field("ttl", &self.ttl)
+            .field("timeout", &self.timeout)
+            .field("on_lost", &self.on_lost.is_some())
+            .finish()
     }
 }
 
@@ -82,6 +100,10 @@ struct Held {
     /// Sticky: false once the lock is in doubt.
     valid: AtomicBool,
     lost: watch::Sender<bool>,
+    /// Told of a loss (not of an unlock); dropped when the keeper task ends.
+    on_lost: Mutex<Option<Arc<dyn Sink>>>,
+    /// Unlocking: the end that follows is no loss.
+    unlocking: AtomicBool,
     /// Asks the keeper task to unlock.
     unlock: Mutex<Option<oneshot::Sender<()>>>,
     /// Set once the keeper task ended (after its unlock, if asked).
@@ -116,6 +138,15 @@ impl LockGuard {
     /// so a store that keeps the largest token it saw refuses a holder that lost the lock.
     pub fn token(&self) -> i64 {
         self.held.token
+    }
+
+    /// The lock's key and token, for writes that must land only while it is held
+    /// ([`WriteOptions::if_owner`](crate::WriteOptions::if_owner)).
+    pub fn fence(&self) -> crate::kv::Fence {
+        crate::kv::Fence {
+            key: self.held.key.clone(),
+            token: self.held.token,
+        }
     }
 
     /// The lease the lock stands on.
@@ -174,24 +205,33 @@ impl Held {
         if self.valid.load(Ordering::Acquire) && self.session.is_alive() {
             return true;
         }
-        self.invalidate();
+        self.invalidate("its lease's time may be up");
         false
     }
 
-    fn invalidate(&self) {
+    /// Marks the lock not surely held, for good; the first time, unless it is being
+    /// unlocked, tells `on_lost` why.
+    fn invalidate(&self, why: &str) {
         self.valid.store(false, Ordering::Release);
-        self.lost.send_replace(true);
+        let was_lost = self.lost.send_replace(true);
+        if !was_lost && !self.unlocking.load(Ordering::Acquire) {
+            if let Some(sink) = self.on_lost.lock().clone() {
+                sink.deliver(Delivery::Error(session_lost(&self.key, why)));
+            }
+        }
     }
 
     fn ask_unlock(&self) {
+        self.unlocking.store(true, Ordering::Release);
         self.valid.store(false, Ordering::Release);
         if let Some(tx) = self.unlock.lock().take() {
             let _ = tx.send(());
         }
     }
 
-    fn end(&self) {
-        self.invalidate();
+    fn end(&self, why: &str) {
+        self.invalidate(why);
+        self.on_lost.lock().take();
         *self.ended.lock() = true;
         self.ended_cv.notify_all();
         self.ended_async.notify_waiters();
@@ -239,6 +279,7 @@ pub(crate) async fn lock(
     name: &str,
     opts: &LockOptions,
     wait: bool,
+    on_lost: Option<Arc<dyn Sink>>,
 ) -> Result<Option<LockGuard>> {
     check_name(name)?;
     let ttl = ttl_seconds(opts.ttl)?;
@@ -271,6 +312,8 @@ pub(crate) async fn lock(
         session,
         valid: AtomicBool::new(true),
         lost: watch::channel(false).0,
+        on_lost: Mutex::new(on_lost),
+        unlocking: AtomicBool::new(false),
         unlock: Mutex::new(Some(unlock_tx)),
         ended: Mutex::new(false),
         ended_cv: Condvar::new(),
@@ -414,6 +457,22 @@ async fn delete_fenced(pool: &Pool, key: &str, token: i64) {
         .await;
 }
 
+/// `opts.on_lost` called where the loss is found (the async face's rule).
+pub(crate) fn direct(opts: &LockOptions) -> Option<Arc<dyn Sink>> {
+    let f = opts.on_lost.clone()?;
+    Some(Arc::new(Direct(f)))
+}
+
+struct Direct(OnLost);
+
+impl Sink for Direct {
+    fn deliver(&self, d: Delivery) {
+        if let Delivery::Error(e) = d {
+            (self.0)(&e);
+        }
+    }
+}
+
 /// Wakes a waiter or a holder when a watch delivers anything.
 #[derive(Default)]
 struct Wake(Notify);
@@ -461,31 +520,31 @@ async fn keep(
     mut unlock: oneshot::Receiver<()>,
     unwatch: impl FnOnce(),
 ) {
-    loop {
+    let prefix = format!("{}/", held.name);
+    let why = loop {
         tokio::select! {
-            _ = &mut unlock => break,
-            _ = held.session.lost() => break,
+            _ = &mut unlock => break "unlocked",
+            loss = held.session.lost() => break loss_reason(loss),
             _ = wake.0.notified() => {}
             _ = tokio::time::sleep(RECHECK) => {}
         }
         if !held.session.is_alive() {
-            break;
+            break "its lease's time may be up";
         }
-        let prefix = format!("{}/", held.name);
         // An error reading says nothing of the lock: the session decides then.
         if let Ok(turn) = read_turn(&pool, &held.key, &prefix, held.token).await {
             if turn.mine != Some(held.token) {
-                break;
+                break "its key was deleted";
             }
         }
-    }
-    held.invalidate();
+    };
+    held.invalidate(why);
     unwatch();
     // Lost too: our clock may have given up on a lease etcd still keeps, and the key
     // must not make the next waiter wait out the TTL. Fenced, so no newer lock goes.
     delete_fenced(&pool, &held.key, held.token).await;
     held.session.close(&pool).await;
-    held.end();
+    held.end(why);
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ pub(crate) enum Retry {
     /// A write that applied twice would differ (a transaction): never hedged, retried only
     /// when it cannot have reached a member (no connection was made, or etcd answered that
     /// it did not apply it); it waits for its member's answer until the deadline.
-    #[allow(dead_code)] // no such write yet: the transactions of locks will be
     Write,
 }
 
@@ -34,6 +33,13 @@ const fn read(name: &'static str) -> Op {
     Op {
         name,
         retry: Retry::Read,
+    }
+}
+
+const fn write(name: &'static str) -> Op {
+    Op {
+        name,
+        retry: Retry::Write,
     }
 }
 
@@ -71,6 +77,14 @@ impl Op {
     pub(crate) const LOCK_WAIT: Op = read("lock_wait");
     /// A lock's key deleted if its create revision is the token (a retry deletes nothing).
     pub(crate) const UNLOCK: Op = idempotent("unlock");
+    /// A key read with its revisions.
+    pub(crate) const GET: Op = read("get");
+    /// A key written with no condition (the same value twice is the same key).
+    pub(crate) const KV_PUT: Op = idempotent("kv_put");
+    /// A key deleted with no condition.
+    pub(crate) const KV_DELETE: Op = idempotent("kv_delete");
+    /// A write under a condition: applied twice, the second would fail its condition.
+    pub(crate) const TXN: Op = write("txn");
 
     /// Whether a slow first member makes the pool ask the next one too.
     pub(crate) fn hedged(self) -> bool {

@@ -35,12 +35,14 @@ pub enum turtle_status {
     TURTLE_INTERRUPTED = 9,
     /// The lease a lock or leadership stood on is gone: it is no longer held.
     TURTLE_SESSION_LOST = 10,
+    /// A conditional write's condition did not hold: nothing was written.
+    TURTLE_CONDITION_FAILED = 11,
 }
 
 use turtle_status::*;
 
 /// Every status, at the index of its number.
-const ALL: [turtle_status; 11] = [
+const ALL: [turtle_status; 12] = [
     TURTLE_OK,
     TURTLE_INVALID_ARGUMENT,
     TURTLE_UNAVAILABLE,
@@ -52,10 +54,11 @@ const ALL: [turtle_status; 11] = [
     TURTLE_INVALID_HANDLE,
     TURTLE_INTERRUPTED,
     TURTLE_SESSION_LOST,
+    TURTLE_CONDITION_FAILED,
 ];
 
 /// The one table between the core's error kinds and their status numbers.
-const KIND_STATUS: [(ErrorKind, turtle_status); 9] = [
+const KIND_STATUS: [(ErrorKind, turtle_status); 10] = [
     (ErrorKind::InvalidArgument, TURTLE_INVALID_ARGUMENT),
     (ErrorKind::Unavailable, TURTLE_UNAVAILABLE),
     (ErrorKind::DeadlineExceeded, TURTLE_DEADLINE_EXCEEDED),
@@ -65,6 +68,7 @@ const KIND_STATUS: [(ErrorKind, turtle_status); 9] = [
     (ErrorKind::Internal, TURTLE_INTERNAL),
     (ErrorKind::Interrupted, TURTLE_INTERRUPTED),
     (ErrorKind::SessionLost, TURTLE_SESSION_LOST),
+    (ErrorKind::ConditionFailed, TURTLE_CONDITION_FAILED),
 ];
 
 impl turtle_status {
@@ -176,6 +180,7 @@ mod tests {
         assert_eq!(name(3).to_str(), Ok("deadline exceeded"));
         assert_eq!(name(8).to_str(), Ok("invalid handle"));
         assert_eq!(name(10).to_str(), Ok("session lost"));
-        assert_eq!(name(11).to_str(), Ok("unknown status"));
+        assert_eq!(name(11).to_str(), Ok("condition failed"));
+        assert_eq!(name(12).to_str(), Ok("unknown status"));
     }
 }

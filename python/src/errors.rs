@@ -24,6 +24,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Closed => "ClosedError",
         ErrorKind::InvalidValue => "InvalidValueError",
         ErrorKind::SessionLost => "SessionLostError",
+        ErrorKind::ConditionFailed => "ConditionFailedError",
         _ => "InternalError",
     }
 }

@@ -10,6 +10,7 @@ import atexit
 
 from ._errors import (
     ClosedError,
+    ConditionFailedError,
     DeadlineExceededError,
     InternalError,
     InvalidArgumentError,
@@ -38,6 +39,7 @@ atexit.register(_close_all)
 __all__ = [
     "Change",
     "ClosedError",
+    "ConditionFailedError",
     "DeadlineExceededError",
     "Instance",
     "Instances",

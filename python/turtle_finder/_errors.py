@@ -37,5 +37,10 @@ class SessionLostError(TurtleError):
     """The lease a lock or leadership stood on is gone: it is no longer held."""
 
 
+class ConditionFailedError(TurtleError):
+    """A conditional write's condition did not hold (the lock is no longer held, or the
+    key changed since the revision given): nothing was written."""
+
+
 class InternalError(TurtleError):
     """A bug in turtle_finder."""

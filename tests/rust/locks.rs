@@ -6,7 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use turtle_finder::{Config, ErrorKind, LockGuard, LockOptions, ServiceFinder};
+use std::sync::Arc;
+
+use crossbeam_channel::{unbounded, RecvTimeoutError};
+use turtle_finder::{Config, ErrorKind, LockGuard, LockOptions, ServiceFinder, WriteOptions};
 use turtle_tests::Cluster;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -180,19 +183,94 @@ fn a_waiter_whose_lease_dies_gets_session_lost_never_the_lock() {
 }
 
 #[test]
-fn a_holder_whose_key_is_deleted_loses_the_lock_for_good() {
+fn a_holder_whose_key_is_deleted_loses_the_lock_for_good_and_its_fenced_writes_fail() {
     let c = Cluster::start();
     let f = finder(&c);
-    let held = f.lock("taken", LockOptions::default()).unwrap();
+    let (tx, lost) = unbounded();
+    let opts = LockOptions {
+        on_lost: Some(Arc::new(move |e: &turtle_finder::Error| {
+            tx.send((e.kind(), std::thread::current().name().map(str::to_string)))
+                .unwrap();
+        })),
+        ..LockOptions::default()
+    };
+    let held = f.lock("taken", opts).unwrap();
+    let fence = WriteOptions::if_owner(held.fence());
+    f.put("/taken/state", b"1", fence.clone()).unwrap();
     c.etcdctl(&["del", held.key()]);
     await_lost(&held);
     assert!(!held.is_valid());
+    let (kind, thread) = lost.recv_timeout(WAIT).unwrap();
+    assert_eq!(kind, ErrorKind::SessionLost);
+    assert_eq!(
+        thread.as_deref(),
+        Some("turtle-dispatch"),
+        "on the dispatcher"
+    );
+    let e = f.put("/taken/state", b"late", fence.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}");
+    assert_eq!(f.get("/taken/state").unwrap().unwrap().value, b"1");
     // Another takes it; the old guard's unlock deletes nothing of the new holder's.
     let other = finder(&c).lock("taken", LockOptions::default()).unwrap();
-    assert!(!held.is_valid());
     held.unlock();
     assert_eq!(waiter_keys(&c, "taken"), [other.key()]);
     assert!(other.is_valid());
+    let e = f.delete("/taken/state", fence).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}");
+    assert!(lost.try_recv().is_err(), "on_lost fired twice");
+}
+
+#[test]
+fn an_unlock_is_no_loss_and_on_lost_stays_quiet() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    let (tx, lost) = unbounded::<()>();
+    let opts = LockOptions {
+        on_lost: Some(Arc::new(move |_: &turtle_finder::Error| {
+            tx.send(()).unwrap()
+        })),
+        ..LockOptions::default()
+    };
+    let held = f.lock("quiet", opts).unwrap();
+    held.unlock();
+    await_lost(&held); // at once: no longer held
+    drop(held);
+    // The callback was dropped with the lock: the channel says so, no wait needed.
+    assert_eq!(lost.recv_timeout(WAIT), Err(RecvTimeoutError::Disconnected));
+}
+
+#[test]
+fn writes_compare_and_swap_on_the_revision_read() {
+    let c = Cluster::start();
+    let f = finder(&c);
+    let create = WriteOptions::if_revision(0);
+    let rev = f.put("/cfg/limit", b"10", create.clone()).unwrap();
+    let e = f.put("/cfg/limit", b"11", create).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}");
+    let entry = f.get("/cfg/limit").unwrap().unwrap();
+    assert_eq!(
+        (entry.value_str().unwrap(), entry.mod_revision),
+        ("10", rev)
+    );
+    assert_eq!((entry.create_revision, entry.version), (rev, 1));
+    let next = f
+        .put("/cfg/limit", b"12", WriteOptions::if_revision(rev))
+        .unwrap();
+    assert!(next > rev);
+    let e = f
+        .delete("/cfg/limit", WriteOptions::if_revision(rev))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}");
+    f.delete("/cfg/limit", WriteOptions::if_revision(next))
+        .unwrap();
+    assert_eq!(f.get("/cfg/limit").unwrap(), None);
+    f.put("/cfg/raw", &[0xff, 0], WriteOptions::default())
+        .unwrap();
+    let raw = f.get("/cfg/raw").unwrap().unwrap();
+    assert_eq!(raw.value, [0xff, 0]);
+    assert_eq!(raw.value_str().unwrap_err().kind(), ErrorKind::InvalidValue);
+    let e = f.put("", b"x", WriteOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
 
 /// The member the holder's keepalives go to is killed: they go to another, the lock is
@@ -203,7 +281,7 @@ fn a_member_killed_under_a_holder_keeps_the_lock() {
     let f = finder(&c);
     let opts = LockOptions {
         ttl: Duration::from_secs(2),
-        timeout: None,
+        ..LockOptions::default()
     };
     let held = f.lock("kept", opts.clone()).unwrap();
     let preferred = f.preferred_member().to_string();
@@ -231,7 +309,10 @@ fn bad_lock_names_and_ttls_are_invalid_arguments_that_write_nothing() {
         ("ok", Duration::ZERO),
         ("ok", Duration::from_millis(1500)),
     ] {
-        let opts = LockOptions { ttl, timeout: None };
+        let opts = LockOptions {
+            ttl,
+            ..LockOptions::default()
+        };
         let e = f.lock(name, opts.clone()).unwrap_err();
         assert_eq!(
             e.kind(),
