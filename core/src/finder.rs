@@ -242,10 +242,10 @@ impl ServiceFinder {
             };
             self.shared.dispatcher.slot(Box::new(callback), 1) as Arc<dyn Sink>
         });
-        let name = name.to_string();
+        let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
         self.shared.runtime.block_interruptible(
             async move { client.lock_to(&name, &opts, wait, on_lost).await },
-            None,
+            interrupt.as_deref(),
         )
     }
 

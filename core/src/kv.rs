@@ -50,7 +50,7 @@ pub struct Fence {
 /// with `ConditionFailed`.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
-    /// Only while this lock is held (from [`LockGuard::fence`](crate::LockGuard::fence)).
+    /// Only while this lock is held (from `LockGuard::fence`).
     pub if_owner: Option<Fence>,
     /// Only while the key's mod revision is this one (0: only while the key is absent).
     pub if_revision: Option<i64>,

@@ -11,9 +11,9 @@
 //! stream for all watches, resumed on another member from the last delivered revision + 1).
 
 // Layers, each using only those above it: error, settings, clock, sigpipe, threads; keys, failure; retry,
-// endpoints, change, security, metrics, exporter, latency; instance, discovery, auth; config,
+// endpoints, change, security, metrics, exporter, latency; instance, discovery, auth, tls; config,
 // delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
-// hub, cluster; registration, membership; client; finder.
+// hub, cluster, kv; registration, membership, lock; client; finder.
 mod auth;
 mod cache;
 mod change;
@@ -67,7 +67,7 @@ pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use keys::MAX_NAME_BYTES;
 pub use kv::{Entry, Fence, WriteOptions};
-pub use lock::{LockGuard, LockOptions};
+pub use lock::{LockGuard, LockOptions, OnLost};
 pub use options::{Interrupt, OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 pub use pool::MemberHealth;
 pub use registration::{Registration, DEFAULT_TTL};

@@ -44,9 +44,12 @@ pub struct LockOptions {
     /// How long to wait for the lock; `None` waits until it is had (or the session lost).
     pub timeout: Option<Duration>,
     /// Called once if the lock is lost while held (not when it is unlocked): on the
-    /// dispatcher thread for [`ServiceFinder`](crate::ServiceFinder), before any later
-    /// callback of that finder; on the runtime's task for [`Client`](crate::Client).
+    /// dispatcher thread for `ServiceFinder`, before any later
+    /// callback of that finder; on the runtime's task for `Client`.
     pub on_lost: Option<OnLost>,
+    /// Checked while a blocking call waits; when it returns true, the call gives up with
+    /// `Interrupted` and leaves no waiter key (Python's Ctrl-C).
+    pub interrupt: Option<crate::options::Interrupt>,
 }
 
 impl Default for LockOptions {
@@ -55,6 +58,7 @@ impl Default for LockOptions {
             ttl: Duration::from_secs(10),
             timeout: None,
             on_lost: None,
+            interrupt: None,
         }
     }
 }
@@ -141,7 +145,7 @@ impl LockGuard {
     }
 
     /// The lock's key and token, for writes that must land only while it is held
-    /// ([`WriteOptions::if_owner`](crate::WriteOptions::if_owner)).
+    /// (`WriteOptions::if_owner`).
     pub fn fence(&self) -> crate::kv::Fence {
         crate::kv::Fence {
             key: self.held.key.clone(),

@@ -9,11 +9,13 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use turtle_finder::{
-    Config, Consistency, Error, ErrorKind, Interrupt, ReadOptions, RegisterOptions, WatchOptions,
+    Config, Consistency, Error, ErrorKind, Interrupt, LockOptions, ReadOptions, RegisterOptions,
+    WatchOptions, WriteOptions,
 };
 
 use crate::errors::{to_py, IntoPy};
 use crate::instances::Instances;
+use crate::lock::{Entry, Lock, Lost};
 use crate::monitoring::{Member, MemberStatus};
 use crate::registration::Registration;
 use crate::registry;
@@ -454,6 +456,86 @@ impl ServiceFinder {
         Ok(Registration::new(reg, slf.clone().unbind()))
     }
 
+    /// Takes the lock `name` (the name `etcdctl lock` and Go's `concurrency.Mutex` use:
+    /// the same name is the same lock) on a lease of `ttl` whole seconds, waiting at most
+    /// `timeout` seconds (None: until it is had). Raises `DeadlineExceededError` when the
+    /// wait ran out and `SessionLostError` when its lease died meanwhile; Ctrl-C ends the
+    /// wait. Every failure leaves no waiter key. A context manager: leaving it unlocks.
+    #[pyo3(signature = (name, ttl=10.0, timeout=None))]
+    fn lock(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        ttl: f64,
+        timeout: Option<f64>,
+    ) -> PyResult<Lock> {
+        let got = Self::take_lock(slf, py, name, ttl, timeout, true)?;
+        got.ok_or_else(|| {
+            to_py(
+                py,
+                &Error::new(ErrorKind::Internal, "a waited lock came back unheld"),
+            )
+        })
+    }
+
+    /// Takes the lock `name` if nobody holds it: a `Lock`, or None when somebody does.
+    #[pyo3(signature = (name, ttl=10.0))]
+    fn try_lock(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        ttl: f64,
+    ) -> PyResult<Option<Lock>> {
+        Self::take_lock(slf, py, name, ttl, None, false)
+    }
+
+    /// The etcd key `key` (a whole key) as an `Entry`, or None when absent; a linearizable
+    /// read.
+    fn get(&self, py: Python<'_>, key: &str) -> PyResult<Option<Entry>> {
+        let f = self.inner.clone();
+        let got = py.detach(move || f.get(key)).py(py)?;
+        Ok(got.map(Entry::new))
+    }
+
+    /// Writes `value` (str or bytes) at the etcd key `key`: only while the lock `if_owner`
+    /// is held and/or only while the key's mod revision is `if_revision` (0: while the key
+    /// is absent). A failed condition raises `ConditionFailedError` and writes nothing.
+    /// Returns the revision of the write.
+    #[pyo3(signature = (key, value, *, if_owner=None, if_revision=None))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        value: &Bound<'_, PyAny>,
+        if_owner: Option<PyRef<'_, Lock>>,
+        if_revision: Option<i64>,
+    ) -> PyResult<i64> {
+        let bytes: Vec<u8> = match value.cast::<PyString>() {
+            Ok(s) => s.extract::<String>()?.into_bytes(),
+            Err(_) => match value.cast::<PyBytes>() {
+                Ok(b) => b.as_bytes().to_vec(),
+                Err(_) => return Err(PyTypeError::new_err("value must be str or bytes")),
+            },
+        };
+        let opts = write_options(if_owner, if_revision);
+        let f = self.inner.clone();
+        py.detach(move || f.put(key, &bytes, opts)).py(py)
+    }
+
+    /// Deletes the etcd key `key`, under the conditions of `put`. Returns the revision.
+    #[pyo3(signature = (key, *, if_owner=None, if_revision=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        if_owner: Option<PyRef<'_, Lock>>,
+        if_revision: Option<i64>,
+    ) -> PyResult<i64> {
+        let opts = write_options(if_owner, if_revision);
+        let f = self.inner.clone();
+        py.detach(move || f.delete(key, opts)).py(py)
+    }
+
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.
     /// No callback runs after it returns (from inside a callback: none after the current
     /// one). With `timeout` (seconds) it waits at most that long for a running callback,
@@ -594,6 +676,46 @@ fn read_options(timeout: Option<f64>, serializable: Option<bool>) -> Result<Read
         consistency,
         ..ReadOptions::default()
     })
+}
+
+/// The conditions of a write.
+fn write_options(if_owner: Option<PyRef<'_, Lock>>, if_revision: Option<i64>) -> WriteOptions {
+    WriteOptions {
+        if_owner: if_owner.map(|l| l.fence()),
+        if_revision,
+    }
+}
+
+impl ServiceFinder {
+    /// `lock` and `try_lock`: the TTL checked, Ctrl-C ends the wait.
+    fn take_lock(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        ttl: f64,
+        timeout: Option<f64>,
+        wait: bool,
+    ) -> PyResult<Option<Lock>> {
+        let ttl = seconds("ttl", ttl).py(py)?;
+        let timeout = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
+        let lost = Arc::new(Lost::default());
+        let on_lost = Lost::callback(&lost);
+        let finder = &slf.get().inner;
+        let got = interruptible(py, |interrupt| {
+            let opts = LockOptions {
+                ttl,
+                timeout,
+                on_lost: Some(on_lost),
+                interrupt: Some(interrupt),
+            };
+            match wait {
+                true => finder.lock(name, opts).map(Some),
+                false => finder.try_lock(name, opts),
+            }
+        })?;
+        got.map(|g| Lock::new(py, g, lost, slf.clone().unbind()))
+            .transpose()
+    }
 }
 
 /// Runs a blocking call detached from the interpreter, with Python's signal handlers run

@@ -6,6 +6,7 @@ mod change;
 mod errors;
 mod finder;
 mod instances;
+mod lock;
 mod monitoring;
 mod registration;
 mod registry;
@@ -21,6 +22,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<instances::Instance>()?;
     m.add_class::<instances::Instances>()?;
     m.add_class::<registration::Registration>()?;
+    m.add_class::<lock::Lock>()?;
+    m.add_class::<lock::Entry>()?;
     m.add_class::<monitoring::Member>()?;
     m.add_class::<monitoring::MemberStatus>()?;
     m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;

@@ -3,7 +3,7 @@
 //! Starts a cluster, prints one JSON line `{"endpoints": [...], "pids": [...]}`, then
 //! answers one JSON line per command read from stdin:
 //! `kill I`, `stop I`, `cont I`, `restart I`, `ready` (waits until every member knows a
-//! leader), `leader`, `put KEY VALUE`, `delete KEY`, `compact REV`, `pids`. It stops the
+//! leader), `leader`, `put KEY VALUE`, `delete KEY`, `keys PREFIX`, `compact REV`, `pids`. It stops the
 //! cluster and exits when stdin closes (so a crashed test never leaves etcd behind) or on
 //! `quit`.
 //!
@@ -41,7 +41,7 @@ fn main() {
             }
             "--" => opts.extra_args.extend(args.by_ref()),
             "-h" | "--help" => {
-                println!("usage: turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, ready, leader, put K V, delete K, compact REV, pids, quit");
+                println!("usage: turtle-cluster [--members N] [--tls] [--client-cert-auth] [--auth ROOT_PASSWORD] [-- etcd flags...]; commands on stdin: kill|stop|cont|restart I, ready, leader, put K V, delete K, keys PREFIX, compact REV, pids, quit");
                 return;
             }
             other => fail(&format!("unknown argument {other:?}")),
@@ -103,6 +103,11 @@ fn main() {
             (Some("delete"), _) if words.len() == 2 => {
                 let live = live_member(&cluster);
                 json!({"ok": true, "revision": cluster.delete_via(live, words[1])})
+            }
+            (Some("keys"), _) if words.len() == 2 => {
+                let out = cluster.etcdctl(&["get", "--prefix", "--keys-only", words[1]]);
+                let keys: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+                json!({"ok": true, "keys": keys})
             }
             (Some("compact"), _) => match words.get(1).and_then(|r| r.parse::<i64>().ok()) {
                 Some(rev) => {

@@ -1,0 +1,114 @@
+"""Locks, fenced and compare-and-swap writes from Python (issue 20)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import turtle_finder as tf
+from conftest import Cluster, Recorder
+
+
+def finder(cluster: Cluster) -> tf.ServiceFinder:
+    return tf.ServiceFinder(cluster.endpoints)
+
+
+def test_a_lock_is_held_until_its_with_block_ends_and_tokens_grow(cluster: Cluster) -> None:
+    a, b = finder(cluster), finder(cluster)
+    with a.lock("py-jobs") as held:
+        assert held.is_valid()
+        assert held.key == f"py-jobs/{held.lease_id:x}"
+        assert not held.lost.is_set()
+        assert b.try_lock("py-jobs") is None
+        first = held.token
+    assert not held.is_valid()
+    assert held.lost.is_set()
+    later = b.try_lock("py-jobs")
+    assert later is not None
+    assert later.token > first
+    later.unlock()
+    later.unlock()  # idempotent
+
+
+def test_a_lock_not_had_in_time_raises_and_the_body_never_runs(cluster: Cluster) -> None:
+    a, b = finder(cluster), finder(cluster)
+    ran = False
+    with a.lock("py-busy"):
+        with pytest.raises(tf.DeadlineExceededError) as e:
+            with b.lock("py-busy", timeout=0.3):
+                ran = True
+        assert isinstance(e.value, TimeoutError)
+    assert not ran
+    with b.lock("py-busy", timeout=5) as mine:
+        assert mine.is_valid()
+
+
+def test_a_waiter_gets_the_lock_when_the_holder_lets_go(cluster: Cluster) -> None:
+    a, b = finder(cluster), finder(cluster)
+    held = a.lock("py-turn")
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(b.lock("py-turn", timeout=20).token))
+    waiter.start()
+    # The waiter's key is there before the holder lets go: etcd says so.
+    while len(cluster.call("keys py-turn/")["keys"]) < 2:
+        pass
+    held.unlock()
+    waiter.join(20)
+    assert got and got[0] > held.token
+
+
+def test_a_lost_lock_sets_its_event_calls_back_and_fences_late_writes(cluster: Cluster, recorder: Recorder) -> None:
+    f = finder(cluster)
+    held = f.lock("py-lost")
+    held.on_lost(recorder)
+    f.put("/py-lost/state", "1", if_owner=held)
+    cluster.delete(held.key)
+    assert held.lost.wait(20)
+    exc = recorder.next()
+    assert isinstance(exc, tf.SessionLostError), exc
+    assert not held.is_valid()
+    with pytest.raises(tf.ConditionFailedError):
+        f.put("/py-lost/state", "late", if_owner=held)
+    entry = f.get("/py-lost/state")
+    assert entry is not None and entry.value == "1"
+    # A callback added after the loss is called at once.
+    late = Recorder()
+    held.on_lost(late)
+    assert isinstance(late.next(timeout=1), tf.SessionLostError)
+
+
+def test_writes_compare_and_swap_on_the_revision_read(cluster: Cluster) -> None:
+    f = finder(cluster)
+    rev = f.put("/py-cfg/limit", "10", if_revision=0)
+    with pytest.raises(tf.ConditionFailedError):
+        f.put("/py-cfg/limit", "11", if_revision=0)
+    entry = f.get("/py-cfg/limit")
+    assert entry is not None
+    assert (entry.value, entry.mod_revision, entry.create_revision, entry.version) == ("10", rev, rev, 1)
+    nxt = f.put("/py-cfg/limit", b"12", if_revision=rev)
+    with pytest.raises(tf.ConditionFailedError):
+        f.delete("/py-cfg/limit", if_revision=rev)
+    f.delete("/py-cfg/limit", if_revision=nxt)
+    assert f.get("/py-cfg/limit") is None
+    f.put("/py-cfg/raw", b"\xff\x00")
+    raw = f.get("/py-cfg/raw")
+    assert raw is not None and raw.value == b"\xff\x00"
+
+
+def test_bad_lock_and_write_arguments_are_clear_errors(cluster: Cluster) -> None:
+    f = finder(cluster)
+    for name, ttl in [("", 10.0), ("a\0b", 10.0), ("ok", 0.0), ("ok", 1.5), ("ok", -1.0), ("ok", float("nan"))]:
+        with pytest.raises(tf.InvalidArgumentError):
+            f.lock(name, ttl=ttl)
+        with pytest.raises(tf.InvalidArgumentError):
+            f.try_lock(name, ttl=ttl)
+    with pytest.raises(tf.InvalidArgumentError):
+        f.lock("ok", timeout=-1)
+    with pytest.raises(TypeError):
+        f.put("/py-cfg/x", 5)  # type: ignore[arg-type]
+    with pytest.raises(tf.InvalidArgumentError):
+        f.put("", "x")
+    held = f.lock("py-bad")
+    with pytest.raises(TypeError):
+        held.on_lost(5)  # type: ignore[arg-type]
+    held.unlock()
