@@ -17,7 +17,9 @@ Exit codes:
   1  the cluster could not do it (unreachable, no leader, permission denied, ...)
   2  usage error: bad arguments or settings
   3  get: the service is not registered
-  4  health, dev-cluster status: a member is down or there is no leader";
+  4  health, dev-cluster status: a member is down or there is no leader
+  5  lock: the lock was lost while the command ran (the command was sent SIGTERM)
+  lock with a command: the command's exit status (128 + N when ended by signal N)";
 
 /// An etcd cluster as services see it: lookups, watches, registrations, members, health
 /// and metrics through turtle-finder, and a local 3-member cluster for development.
@@ -93,6 +95,21 @@ enum Command {
         /// The last segment of the key (default: the address).
         #[arg(long)]
         id: Option<String>,
+    },
+    /// Take the lock NAME (the same lock as `etcdctl lock NAME`), waiting until it is
+    /// had, then run COMMAND under it with its fencing token in TURTLE_LOCK_TOKEN and its
+    /// key in TURTLE_LOCK_KEY, and let go when it exits; without a command, hold it until
+    /// Ctrl-C, SIGTERM or SIGHUP. Signals go on to the command.
+    Lock {
+        /// The lock's name (its keys are NAME/<lease id in hex>).
+        name: String,
+        /// The lease's time to live, in whole seconds: how long the lock outlives this
+        /// process if it stops answering.
+        #[arg(long, default_value_t = 10)]
+        ttl: u64,
+        /// The command to run under the lock, and its arguments (after --).
+        #[arg(last = true)]
+        command: Vec<String>,
     },
     /// List the cluster's members, the leader marked (etcdctl member list).
     Members,
@@ -185,6 +202,7 @@ fn run(cli: Cli) -> Outcome {
             metadata,
             id,
         } => command::register::run(g, &name, &addr, ttl, metadata.as_deref(), id),
+        Command::Lock { name, ttl, command } => command::lock::run(g, &name, ttl, &command),
         Command::Members => command::members::run(g),
         Command::Health => command::health::run(g),
         Command::Metrics { from } => command::metrics::run(g, from.as_deref()),

@@ -54,6 +54,8 @@ struct Inner {
     cache: Option<Arc<Cache>>,
     /// Every registration made, so closing the finder closes them.
     registrations: parking_lot::Mutex<Vec<Registration>>,
+    /// Every lock given out, so closing the finder lets go of them.
+    locks: parking_lot::Mutex<Vec<lock::Holder>>,
     /// Where `/metrics` is served, if anywhere; the server stops when this is dropped.
     exporter: Option<(SocketAddr, oneshot::Sender<()>)>,
 }
@@ -87,6 +89,7 @@ impl Client {
                 next_id: AtomicI64::new(1),
                 cache,
                 registrations: Default::default(),
+                locks: Default::default(),
                 exporter,
             }),
         })
@@ -375,7 +378,22 @@ impl Client {
             hub: &self.inner.hub,
             ids: &self.inner.next_id,
         };
-        lock::lock(parts, name, opts, wait, on_lost).await
+        let got = lock::lock(parts, name, opts, wait, on_lost).await?;
+        if let Some(guard) = &got {
+            let mut locks = self.inner.locks.lock();
+            locks.retain(|h| !h.is_gone());
+            locks.push(guard.holder());
+        }
+        Ok(got)
+    }
+
+    /// Lets go of every lock this client gave out, and waits (at most `limit`) until the
+    /// clean-ups under way in the background are done: locks let go, leases of dropped
+    /// sessions revoked. A closing finder calls it, so none outlives it by a TTL.
+    pub(crate) async fn settle(&self, limit: std::time::Duration) {
+        let locks = std::mem::take(&mut *self.inner.locks.lock());
+        locks.iter().for_each(lock::Holder::let_go);
+        let _ = tokio::time::timeout(limit, self.inner.pool.pending.settled()).await;
     }
 
     /// Registers an instance of service `name` at `addr`: the key

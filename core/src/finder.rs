@@ -549,6 +549,14 @@ impl Shared {
             let registrations = self.client.registrations();
             registrations.iter().for_each(Registration::signal_stop);
             registrations.iter().for_each(Registration::close);
+            // Locks let go and leases revoked in the background are done before the
+            // runtime stops (a process that exits after close leaves none for a TTL).
+            let client = self.client.clone();
+            let limit = self.client.config().deadline + Duration::from_secs(1);
+            let _ = self.runtime.block(async move {
+                client.settle(limit).await;
+                Ok(())
+            });
             // Stop first: a callback's release may close this finder again meanwhile.
             self.dispatcher.signal_stop();
             let slots: Vec<(i64, Arc<Slot>)> = self.watches.lock().drain().collect();

@@ -21,7 +21,7 @@ use tokio::sync::{oneshot, watch, Notify};
 use crate::delivery::{Delivery, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hub::{Entry, Hub};
-use crate::pool::Pool;
+use crate::pool::{Pending, Pool, Tracker};
 use crate::retry::Op;
 use crate::session::{Loss, Session};
 
@@ -108,8 +108,9 @@ struct Held {
     on_lost: Mutex<Option<Arc<dyn Sink>>>,
     /// Unlocking: the end that follows is no loss.
     unlocking: AtomicBool,
-    /// Asks the keeper task to unlock.
-    unlock: Mutex<Option<oneshot::Sender<()>>>,
+    /// Asks the keeper task to unlock; the tracker keeps a closing finder waiting for it.
+    unlock: Mutex<Option<oneshot::Sender<Tracker>>>,
+    pending: Arc<Pending>,
     /// Set once the keeper task ended (after its unlock, if asked).
     ended: Mutex<bool>,
     ended_cv: Condvar,
@@ -197,6 +198,30 @@ impl LockGuard {
     }
 }
 
+/// What a client keeps of each lock it gave out, to let go of it when it closes.
+pub(crate) struct Holder(std::sync::Weak<Held>);
+
+impl Holder {
+    /// Asks the lock's task to unlock, if the lock is still there.
+    pub(crate) fn let_go(&self) {
+        if let Some(held) = self.0.upgrade() {
+            held.ask_unlock();
+        }
+    }
+
+    /// Whether the lock's task ended.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+}
+
+impl LockGuard {
+    /// What the client keeps of this lock.
+    pub(crate) fn holder(&self) -> Holder {
+        Holder(Arc::downgrade(&self.held))
+    }
+}
+
 impl Drop for LockGuard {
     fn drop(&mut self) {
         // Unlocked in the background: nothing else would, and it would last the TTL.
@@ -229,7 +254,7 @@ impl Held {
         self.unlocking.store(true, Ordering::Release);
         self.valid.store(false, Ordering::Release);
         if let Some(tx) = self.unlock.lock().take() {
-            let _ = tx.send(());
+            let _ = tx.send(self.pending.track());
         }
     }
 
@@ -319,6 +344,7 @@ pub(crate) async fn lock(
         on_lost: Mutex::new(on_lost),
         unlocking: AtomicBool::new(false),
         unlock: Mutex::new(Some(unlock_tx)),
+        pending: pool.pending.clone(),
         ended: Mutex::new(false),
         ended_cv: Condvar::new(),
         ended_async: Notify::new(),
@@ -521,13 +547,17 @@ async fn keep(
     pool: Arc<Pool>,
     held: Arc<Held>,
     wake: Arc<Wake>,
-    mut unlock: oneshot::Receiver<()>,
+    mut unlock: oneshot::Receiver<Tracker>,
     unwatch: impl FnOnce(),
 ) {
     let prefix = format!("{}/", held.name);
+    let mut tracked = None;
     let why = loop {
         tokio::select! {
-            _ = &mut unlock => break "unlocked",
+            t = &mut unlock => {
+                tracked = t.ok();
+                break "unlocked";
+            }
             loss = held.session.lost() => break loss_reason(loss),
             _ = wake.0.notified() => {}
             _ = tokio::time::sleep(RECHECK) => {}
@@ -549,6 +579,7 @@ async fn keep(
     delete_fenced(&pool, &held.key, held.token).await;
     held.session.close(&pool).await;
     held.end(why);
+    drop(tracked);
 }
 
 #[cfg(test)]

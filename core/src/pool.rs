@@ -36,6 +36,46 @@ pub(crate) struct Pool {
     /// The endpoints the pool started with: configured, or the first DNS SRV answer.
     seeds: Vec<Endpoint>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Clean-ups under way in the background (a lease revoked, a lock let go), which a
+    /// closing finder waits for.
+    pub(crate) pending: Arc<Pending>,
+}
+
+/// Counts clean-ups under way; [`Pending::settled`] waits until there is none.
+#[derive(Default)]
+pub(crate) struct Pending {
+    count: std::sync::atomic::AtomicUsize,
+    idle: Notify,
+}
+
+/// One clean-up under way, until dropped.
+pub(crate) struct Tracker(Arc<Pending>);
+
+impl Pending {
+    /// Counts one more clean-up, until the tracker is dropped.
+    pub(crate) fn track(self: &Arc<Self>) -> Tracker {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        Tracker(self.clone())
+    }
+
+    /// Waits until no clean-up is under way.
+    pub(crate) async fn settled(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// An endless exponential backoff with jitter from `min` up to `max`.
@@ -90,6 +130,7 @@ impl Pool {
             connector,
             look_again: Notify::new(),
             seeds: endpoints,
+            pending: Arc::default(),
         });
         Ok(pool)
     }

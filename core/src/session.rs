@@ -18,7 +18,7 @@ use tokio::sync::{oneshot, watch};
 use crate::clock::{self, BootTime};
 use crate::error::{Error, Result};
 use crate::failure::{lease_exists, lease_not_found};
-use crate::pool::{backoff, Pool};
+use crate::pool::{backoff, Pending, Pool, Tracker};
 use crate::retry::Op;
 
 /// Why a session ended.
@@ -41,9 +41,11 @@ pub(crate) struct Session {
     ttl: Duration,
     alive_until: Arc<Mutex<BootTime>>,
     lost: watch::Receiver<Option<Loss>>,
-    /// Stops the keeper; `true` asks it to revoke the lease too (a session dropped
-    /// unclosed, e.g. by an interrupted registration).
-    stop: Mutex<Option<oneshot::Sender<bool>>>,
+    /// Stops the keeper; with a tracker it revokes the lease too (a session dropped
+    /// unclosed, e.g. by an interrupted registration or lock), which a closing finder
+    /// waits for.
+    stop: Mutex<Option<oneshot::Sender<Option<Tracker>>>>,
+    pending: Arc<Pending>,
 }
 
 /// The margin taken off the TTL: a tenth of it, at most a second.
@@ -92,6 +94,7 @@ impl Session {
             alive_until,
             lost,
             stop: Mutex::new(Some(stop)),
+            pending: pool.pending.clone(),
         })
     }
 
@@ -124,7 +127,7 @@ impl Session {
     /// the revoke's answer, at most the deadline. A lease already gone is fine.
     pub(crate) async fn close(&self, pool: &Pool) {
         if let Some(stop) = self.stop.lock().take() {
-            let _ = stop.send(false);
+            let _ = stop.send(None);
         }
         revoke(pool, self.id).await;
     }
@@ -135,7 +138,7 @@ impl Drop for Session {
         // Dropped unclosed: the keeper revokes the lease in the background (nothing else
         // will, and it would live for its TTL).
         if let Some(stop) = self.stop.lock().take() {
-            let _ = stop.send(true);
+            let _ = stop.send(Some(self.pending.track()));
         }
     }
 }
@@ -152,7 +155,11 @@ struct Keeper {
 impl Keeper {
     /// Keepalives every third of the TTL, sooner again after a failure, until stopped or
     /// lost.
-    async fn run(self, lost: watch::Sender<Option<Loss>>, mut stopped: oneshot::Receiver<bool>) {
+    async fn run(
+        self,
+        lost: watch::Sender<Option<Loss>>,
+        mut stopped: oneshot::Receiver<Option<Tracker>>,
+    ) {
         let every = self.ttl / 3;
         let mut pauses = backoff(self.pool.cfg.retry_backoff);
         let mut next = BootTime::now() + every;
@@ -192,9 +199,9 @@ impl Keeper {
     /// dropped unclosed).
     async fn stopped(
         &self,
-        revoke_it: std::result::Result<bool, oneshot::error::RecvError>,
+        revoke_it: std::result::Result<Option<Tracker>, oneshot::error::RecvError>,
     ) -> Loss {
-        if revoke_it == Ok(true) {
+        if let Ok(Some(_tracked)) = revoke_it {
             revoke(&self.pool, self.id).await;
         }
         Loss::Closed

@@ -460,3 +460,96 @@ fn control_characters_are_escaped_in_text_output() {
     assert_eq!(code, 0);
     assert_eq!(out, "id\\tx\th:1\\tq\\n\tnull\n");
 }
+
+/// The keys under `<name>/`.
+fn lock_keys(c: &Cluster, name: &str) -> Vec<String> {
+    let out = c.etcdctl(&["get", "--prefix", "--keys-only", &format!("{name}/")]);
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `turtle lock NAME -- COMMAND` runs the command under the lock with its token, exits
+/// with its status and leaves no key; a lock lost meanwhile ends the command and exits 5;
+/// Ctrl-C while waiting gives up and leaves no waiter key (issue 20, item 4).
+#[test]
+fn turtle_lock_runs_a_command_under_the_lock_and_passes_its_status() {
+    let c = Cluster::start();
+    let (code, out, err) = run(
+        &c,
+        &[
+            "lock",
+            "jobs",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$TURTLE_LOCK_TOKEN $TURTLE_LOCK_KEY\"; exit 7",
+        ],
+    );
+    assert_eq!(code, 7, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let locked: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(locked[0], "locked", "{out}");
+    assert_eq!(lines[1], format!("{} {}", locked[3], locked[1]), "{out}");
+    assert!(lines[2].starts_with("unlocked jobs/"), "{out}");
+    assert!(lock_keys(&c, "jobs").is_empty());
+
+    // Lost while the command runs: the key deleted under it.
+    let (child, first) = first_line_of(&c, &["lock", "--ttl", "2", "lost", "--", "sleep", "30"]);
+    let key = first.split(' ').nth(1).unwrap().to_string();
+    c.etcdctl(&["del", &key]);
+    assert_eq!(ends(child).code(), Some(5));
+
+    // Waiting behind a holder, then Ctrl-C.
+    let f = turtle_finder::ServiceFinder::new(turtle_finder::Config::new(c.endpoints()).unwrap())
+        .unwrap();
+    let held = f
+        .lock("held", turtle_finder::LockOptions::default())
+        .unwrap();
+    let endpoints = c.endpoints().join(",");
+    let waiter = turtle(&["--endpoints", &endpoints, "lock", "held", "--", "true"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while lock_keys(&c, "held").len() < 2 {
+        assert!(Instant::now() < end, "the waiter never put its key");
+    }
+    // SAFETY: our child, not yet reaped.
+    unsafe { libc::kill(waiter.id() as i32, libc::SIGINT) };
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    one_line_error(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lock_keys(&c, "held"), [held.key()]);
+}
+
+/// `turtle lock NAME` (no command) and `etcdctl lock NAME` exclude each other.
+#[test]
+fn turtle_lock_and_etcdctl_lock_exclude_each_other() {
+    use std::io::BufRead;
+    let c = Cluster::start();
+    let (turtle_lock, first) = first_line_of(&c, &["lock", "shared"]);
+    assert!(first.starts_with("locked shared/"), "{first}");
+    let mut theirs = c
+        .etcdctl_command()
+        .args(["lock", "--ttl=5", "shared"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while lock_keys(&c, "shared").len() < 2 {
+        assert!(Instant::now() < end, "etcdctl never put its key");
+    }
+    // SAFETY: our child, not yet reaped.
+    unsafe { libc::kill(turtle_lock.id() as i32, libc::SIGTERM) };
+    assert_eq!(ends(turtle_lock).code(), Some(0));
+    let mut line = String::new();
+    std::io::BufReader::new(theirs.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("shared/"), "{line}");
+    // SAFETY: as above.
+    unsafe { libc::kill(theirs.id() as i32, libc::SIGTERM) };
+    theirs.wait().unwrap();
+}

@@ -5,6 +5,7 @@ pub(crate) mod dev;
 pub(crate) mod get;
 pub(crate) mod health;
 pub(crate) mod instances;
+pub(crate) mod lock;
 pub(crate) mod members;
 pub(crate) mod metrics;
 pub(crate) mod register;
