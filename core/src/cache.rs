@@ -145,6 +145,7 @@ impl Cache {
         match target {
             Target::Service => self.add(&self.services, name),
             Target::Instances => self.add(&self.instances, name),
+            Target::Election => None, // never cached: observers watch
         }
     }
 
@@ -174,6 +175,7 @@ impl Cache {
         match target {
             Target::Service => drop(self.services.write().remove(name)),
             Target::Instances => drop(self.instances.write().remove(name)),
+            Target::Election => {}
         }
     }
 

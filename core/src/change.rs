@@ -68,3 +68,27 @@ fn not_utf8(service: &str, e: std::str::Utf8Error) -> Error {
         format!("the value of service {service:?} is not valid UTF-8 ({e}); read it as bytes"),
     )
 }
+
+/// Who leads an election: the candidate's key and value, and the create revision of its
+/// key (its leadership's token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    /// The leader's key: `<name>/<lease id in hex>`.
+    pub key: String,
+    /// The value the leader proclaimed.
+    pub value: Vec<u8>,
+    /// The create revision of the leader's key: larger for every later leader.
+    pub revision: i64,
+}
+
+impl Leader {
+    /// The value as text; an error (not a mangled string) when it is not valid UTF-8.
+    pub fn value_str(&self) -> Result<&str> {
+        std::str::from_utf8(&self.value).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidValue,
+                format!("leader {}: value is not UTF-8 ({e})", self.key),
+            )
+        })
+    }
+}

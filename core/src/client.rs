@@ -7,10 +7,12 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, Notify};
 
 use crate::cache::Cache;
+use crate::change::Leader;
 use crate::change::{value_text, Change, ChangeKind};
 use crate::cluster::{self, ClusterMember, MemberStatus};
 use crate::config::{Config, Consistency};
 use crate::delivery::{apply_all, Delivery, InstancesSink, Sink};
+use crate::election::{self, Leadership};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exporter::{self, Render};
@@ -236,6 +238,7 @@ impl Client {
                 Ok(sink) => sink,
                 Err(_) => return cache.forget(name, target),
             },
+            Target::Election => return,
         };
         let (me, name, entry) = (self.clone(), name.to_string(), added.entry);
         tokio::spawn(async move {
@@ -310,7 +313,7 @@ impl Client {
             )
             .await?;
         if opts.initial {
-            let range = target == Target::Instances;
+            let range = target != Target::Service;
             sink.deliver(Delivery::of_read(
                 name,
                 range,
@@ -339,13 +342,54 @@ impl Client {
     /// held, `DeadlineExceeded` when the wait ran out, `SessionLost` when the lease the
     /// wait stood on died. Every failure leaves no waiter key behind. See [`LockGuard`].
     pub async fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
-        let got = self.lock_to(name, &opts, true, lock::direct(&opts)).await?;
+        let got = self
+            .lock_to(name, b"", &opts, true, lock::direct(&opts))
+            .await?;
         got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
     }
 
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.
     pub async fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
-        self.lock_to(name, &opts, false, lock::direct(&opts)).await
+        self.lock_to(name, b"", &opts, false, lock::direct(&opts))
+            .await
+    }
+
+    /// Campaigns in election `name` with `value`: waits (at most `opts.timeout`) until
+    /// this candidate leads, as a lock is taken (see [`Client::lock`]); a leadership is a
+    /// lock whose key holds the leader's value.
+    pub async fn campaign(
+        &self,
+        name: &str,
+        value: &[u8],
+        opts: LockOptions,
+    ) -> Result<Leadership> {
+        let got = self
+            .lock_to(name, value, &opts, true, lock::direct(&opts))
+            .await?;
+        let guard =
+            got.ok_or_else(|| Error::new(ErrorKind::Internal, "a campaign came back unheld"))?;
+        Ok(Leadership::new(guard))
+    }
+
+    /// Writes a new value of the leadership's key, only while it leads.
+    pub async fn proclaim(&self, leadership: &Leadership, value: &[u8]) -> Result<i64> {
+        election::proclaim(&self.inner.pool, leadership, value).await
+    }
+
+    pub(crate) async fn proclaim_fenced(
+        &self,
+        name: &str,
+        key: &str,
+        token: i64,
+        lease: i64,
+        value: &[u8],
+    ) -> Result<i64> {
+        election::proclaim_key(&self.inner.pool, name, key, token, lease, value).await
+    }
+
+    /// The leader of election `name` now (linearizable), `None` when there is none.
+    pub async fn leader(&self, name: &str) -> Result<Option<Leader>> {
+        election::leader(&self.inner.pool, name).await
     }
 
     /// Reads the etcd key `key` (a whole key, no prefix added), linearizably.
@@ -369,6 +413,7 @@ impl Client {
     pub(crate) async fn lock_to(
         &self,
         name: &str,
+        value: &[u8],
         opts: &LockOptions,
         wait: bool,
         on_lost: Option<Arc<dyn Sink>>,
@@ -378,7 +423,7 @@ impl Client {
             hub: &self.inner.hub,
             ids: &self.inner.next_id,
         };
-        let got = lock::lock(parts, name, opts, wait, on_lost).await?;
+        let got = lock::lock(parts, name, value, opts, wait, on_lost).await?;
         if let Some(guard) = &got {
             let mut locks = self.inner.locks.lock();
             locks.retain(|h| !h.is_gone());

@@ -12,6 +12,8 @@ pub(crate) struct KeyValue {
     pub(crate) key: Vec<u8>,
     pub(crate) value: Option<Vec<u8>>,
     pub(crate) revision: i64,
+    /// The revision that created the key (0 once deleted): who leads an election.
+    pub(crate) created: i64,
 }
 
 /// What a watch's consumer receives: a change, or an error that it should know of
@@ -30,6 +32,8 @@ pub(crate) enum Delivery {
     Instances(Instances),
     /// A registration's state changed.
     Registration(RegistrationState),
+    /// An election's leader changed (`None`: there is none).
+    Leader(Option<crate::change::Leader>),
 }
 
 impl Delivery {
@@ -132,6 +136,7 @@ mod tests {
             key: key.into(),
             value: Some(entry_value(addr, &serde_json::Value::Null)),
             revision,
+            created: revision,
         }
     }
 
@@ -169,6 +174,7 @@ mod tests {
             key: "/s/cdd/a".into(),
             value: None,
             revision: 6,
+            created: 0,
         };
         sink.deliver(Delivery::Events(vec![put("/s/cdd/c", "h:3", 6), gone]));
         sink.deliver(Delivery::Error(Error::closed()));

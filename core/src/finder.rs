@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::change::Leader;
 use crate::change::{value_text, Change};
 use crate::client::Client;
 use crate::cluster::{ClusterMember, MemberStatus};
 use crate::config::Config;
 use crate::delivery::{Delivery, Sink};
 use crate::dispatch::{Dispatcher, Slot};
+use crate::election::{LeaderSink, Leadership};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
@@ -221,18 +223,24 @@ impl ServiceFinder {
     /// # Ok::<(), turtle_finder::Error>(())
     /// ```
     pub fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
-        let got = self.lock_to(name, opts, true)?;
+        let got = self.lock_to(name, b"", opts, true)?;
         got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
     }
 
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.
     pub fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
-        self.lock_to(name, opts, false)
+        self.lock_to(name, b"", opts, false)
     }
 
     /// A lock whose `on_lost` runs on the dispatcher thread, queued behind (so before any
     /// later) callback of this finder.
-    fn lock_to(&self, name: &str, opts: LockOptions, wait: bool) -> Result<Option<LockGuard>> {
+    fn lock_to(
+        &self,
+        name: &str,
+        value: &[u8],
+        opts: LockOptions,
+        wait: bool,
+    ) -> Result<Option<LockGuard>> {
         let client = self.shared.usable()?.clone();
         let on_lost = opts.on_lost.clone().map(|f| {
             let callback = move |d| {
@@ -243,10 +251,73 @@ impl ServiceFinder {
             self.shared.dispatcher.slot(Box::new(callback), 1) as Arc<dyn Sink>
         });
         let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
+        let value = value.to_vec();
         self.shared.runtime.block_interruptible(
-            async move { client.lock_to(&name, &opts, wait, on_lost).await },
+            async move { client.lock_to(&name, &value, &opts, wait, on_lost).await },
             interrupt.as_deref(),
         )
+    }
+
+    /// Campaigns in election `name` (the name `etcdctl elect` and Go's
+    /// `concurrency.Election` use) with `value`, waiting at most `opts.timeout` until
+    /// this candidate leads; see [`Client::campaign`].
+    ///
+    /// ```no_run
+    /// # use turtle_finder::{ServiceFinder, Config, LockOptions};
+    /// let finder = ServiceFinder::new(Config::from_env()?)?;
+    /// let leading = finder.campaign("scheduler", b"host-a", LockOptions::default())?;
+    /// finder.proclaim(&leading, b"host-a:9000")?;
+    /// leading.resign();
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
+    pub fn campaign(&self, name: &str, value: &[u8], opts: LockOptions) -> Result<Leadership> {
+        let got = self.lock_to(name, value, opts, true)?;
+        let guard =
+            got.ok_or_else(|| Error::new(ErrorKind::Internal, "a campaign came back unheld"))?;
+        Ok(Leadership::new(guard))
+    }
+
+    /// Writes a new value of the leadership's key, only while it leads: `ConditionFailed`
+    /// once it does not.
+    pub fn proclaim(&self, leadership: &Leadership, value: &[u8]) -> Result<i64> {
+        let client = self.shared.usable()?.clone();
+        let (key, token, lease, name) = (
+            leadership.key().to_string(),
+            leadership.token(),
+            leadership.lease(),
+            leadership.name().to_string(),
+        );
+        let value = value.to_vec();
+        (self.shared.runtime).block_interruptible(
+            async move {
+                client
+                    .proclaim_fenced(&name, &key, token, lease, &value)
+                    .await
+            },
+            None,
+        )
+    }
+
+    /// The leader of election `name` now (linearizable), `None` when there is none.
+    pub fn leader(&self, name: &str) -> Result<Option<Leader>> {
+        let client = self.shared.usable()?.clone();
+        let name = name.to_string();
+        (self.shared.runtime).block_interruptible(async move { client.leader(&name).await }, None)
+    }
+
+    /// Calls `callback` on the dispatcher thread with the leader of election `name` first,
+    /// then each time the leader or its value changes (`None`: there is none), with every
+    /// guarantee of a watch (resumed across failover and compaction).
+    pub fn observe<F>(&self, name: &str, mut callback: F) -> Result<Watch>
+    where
+        F: FnMut(Option<&Leader>) + Send + 'static,
+    {
+        let each = move |d: &Delivery| {
+            if let Delivery::Leader(l) = d {
+                callback(l.as_ref());
+            }
+        };
+        self.watch(name, Target::Election, WatchOptions::initial(), each)
     }
 
     /// Reads the etcd key `key` (a whole key), linearizably; see [`Client::get`].
@@ -381,6 +452,7 @@ impl ServiceFinder {
         let sink: Arc<dyn Sink> = match target {
             Target::Service => slot.clone(),
             Target::Instances => client.instances_sink(name, slot.clone())?,
+            Target::Election => Arc::new(LeaderSink::new(slot.clone())),
         };
         let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
         let started = self.shared.runtime.block_interruptible(

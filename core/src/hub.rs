@@ -788,6 +788,11 @@ fn deliver_events(entry: &mut Entry, resp: &WatchResponse) {
         };
         Some(KeyValue {
             key: kv.key().to_vec(),
+            created: if value.is_some() {
+                kv.create_revision()
+            } else {
+                0
+            },
             value,
             revision: kv.mod_revision(),
         })
@@ -884,6 +889,7 @@ mod tests {
             key: key.into(),
             value: Some(b"v".to_vec()),
             revision,
+            created: revision,
         }
     }
 

@@ -67,6 +67,20 @@ pub(crate) enum Target {
     Service,
     /// The keys under `<prefix><name>/`: its registered instances.
     Instances,
+    /// The keys under `<name>/` (no prefix: etcd's tools' names): an election's
+    /// candidates.
+    Election,
+}
+
+/// Checks a lock or election name: the key prefix of etcd's tools, so not empty.
+pub(crate) fn check_lock_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("a lock name must not be empty".to_string()));
+    }
+    if name.contains('\0') {
+        return Err(Error::invalid(format!("lock name {name:?} contains NUL")));
+    }
+    Ok(())
 }
 
 /// The key, and for instances the end of the range, that `target` of `name` covers.
@@ -75,10 +89,16 @@ pub(crate) fn range_of(
     name: &str,
     target: Target,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    if target == Target::Election {
+        check_lock_name(name)?;
+        let key = format!("{name}/").into_bytes();
+        let end = prefix_end(&key);
+        return Ok((key, Some(end)));
+    }
     let key = service_key(prefix, name)?;
     Ok(match target {
         Target::Service => (key.into_bytes(), None),
-        Target::Instances => {
+        Target::Instances | Target::Election => {
             let key = format!("{key}/").into_bytes();
             let end = prefix_end(&key);
             (key, Some(end))

@@ -13,7 +13,7 @@
 // Layers, each using only those above it: error, settings, clock, sigpipe, threads; keys, failure; retry,
 // endpoints, change, security, metrics, exporter, latency; instance, discovery, auth, tls; config,
 // delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
-// hub, cluster, kv; registration, membership, lock; client; finder.
+// hub, cluster, kv; registration, membership, lock; election; client; finder.
 mod auth;
 mod cache;
 mod change;
@@ -24,6 +24,7 @@ mod config;
 mod delivery;
 mod discovery;
 mod dispatch;
+mod election;
 mod endpoints;
 mod error;
 mod exporter;
@@ -54,13 +55,14 @@ mod threads;
 mod tls;
 mod waits;
 
-pub use change::{value_text, Change, ChangeKind};
+pub use change::{value_text, Change, ChangeKind, Leader};
 pub use client::{Client, InstancesStream, WatchStream};
 pub use cluster::{ClusterMember, MemberStatus};
 pub use config::{
     Config, Consistency, CA_FILE_ENV, CERT_FILE_ENV, DISCOVERY_SRV_ENV, KEY_FILE_ENV, MAX_DURATION,
     METRICS_ADDR_ENV, NAME_SERVER_ENV, PASSWORD_ENV, SERVER_NAME_ENV, USER_ENV,
 };
+pub use election::Leadership;
 pub use endpoints::{parse_list as parse_endpoints, Endpoint, DEFAULT_ENDPOINT, ENDPOINTS_ENV};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use finder::{ServiceFinder, Watch};

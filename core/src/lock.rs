@@ -267,17 +267,6 @@ impl Held {
     }
 }
 
-/// Checks a lock or election name: the key prefix of etcd's tools, so not empty.
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::invalid("a lock name must not be empty".to_string()));
-    }
-    if name.contains('\0') {
-        return Err(Error::invalid(format!("lock name {name:?} contains NUL")));
-    }
-    Ok(())
-}
-
 /// The TTL in whole seconds etcd takes.
 fn ttl_seconds(ttl: Duration) -> Result<i64> {
     if ttl < Duration::from_secs(1) || ttl > MAX_TTL || ttl.subsec_nanos() != 0 {
@@ -306,16 +295,17 @@ fn loss_reason(loss: Loss) -> &'static str {
 pub(crate) async fn lock(
     parts: Parts<'_>,
     name: &str,
+    value: &[u8],
     opts: &LockOptions,
     wait: bool,
     on_lost: Option<Arc<dyn Sink>>,
 ) -> Result<Option<LockGuard>> {
-    check_name(name)?;
+    crate::keys::check_lock_name(name)?;
     let ttl = ttl_seconds(opts.ttl)?;
     let pool = parts.pool;
     let session = Arc::new(Session::grant(pool, ttl, Arc::new(|_| {})).await?);
     let key = format!("{name}/{:x}", session.id());
-    let attempt = acquire(&parts, name, &key, &session, wait);
+    let attempt = acquire(&parts, name, &key, value, &session, wait);
     let outcome = match opts.timeout {
         None => attempt.await,
         Some(limit) => match tokio::time::timeout(limit, attempt).await {
@@ -368,11 +358,12 @@ async fn acquire(
     parts: &Parts<'_>,
     name: &str,
     key: &str,
+    value: &[u8],
     session: &Session,
     wait: bool,
 ) -> Result<Option<i64>> {
     let pool = parts.pool;
-    let my_rev = put_waiter(pool, key, session.id()).await?;
+    let my_rev = put_waiter(pool, key, value, session.id()).await?;
     let prefix = format!("{name}/");
     loop {
         let turn = read_turn(pool, key, &prefix, my_rev).await?;
@@ -414,14 +405,14 @@ struct Turn {
 
 /// Puts the waiter key unless it is there (the same lease makes the same key, so a retry
 /// after an answer lost finds the first try's key): its create revision.
-async fn put_waiter(pool: &Pool, key: &str, lease: i64) -> Result<i64> {
+async fn put_waiter(pool: &Pool, key: &str, value: &[u8], lease: i64) -> Result<i64> {
     pool.run(Op::LOCK, pool.cfg.deadline, |m| {
         let mut kv = m.kv.clone();
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(
                 key,
-                "",
+                value,
                 Some(PutOptions::new().with_lease(lease)),
             )])
             .or_else([TxnOp::get(key, None)]);
@@ -602,6 +593,7 @@ mod tests {
 
     #[test]
     fn names_may_not_be_empty_or_hold_nul() {
+        use crate::keys::check_lock_name as check_name;
         assert!(check_name("jobs").is_ok());
         assert!(check_name("/locks/jobs").is_ok());
         assert_eq!(

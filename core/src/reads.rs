@@ -55,6 +55,7 @@ impl Pool {
                         key: kv.key().to_vec(),
                         value: Some(kv.value().to_vec()),
                         revision: kv.mod_revision(),
+                        created: kv.create_revision(),
                     })
                     .collect();
                 Ok((kvs, rev))

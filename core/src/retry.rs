@@ -77,6 +77,11 @@ impl Op {
     pub(crate) const LOCK_WAIT: Op = read("lock_wait");
     /// A lock's key deleted if its create revision is the token (a retry deletes nothing).
     pub(crate) const UNLOCK: Op = idempotent("unlock");
+    /// A leader's new value, put only while its key is the leadership's (the same value
+    /// twice is the same key).
+    pub(crate) const PROCLAIM: Op = idempotent("proclaim");
+    /// An election's leader read.
+    pub(crate) const LEADER: Op = read("leader");
     /// A key read with its revisions.
     pub(crate) const GET: Op = read("get");
     /// A key written with no condition (the same value twice is the same key).

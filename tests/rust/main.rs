@@ -4,6 +4,7 @@
 
 mod c_abi;
 mod cli;
+mod elections;
 mod failover;
 mod hostile;
 mod lifecycle;
