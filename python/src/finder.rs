@@ -15,7 +15,7 @@ use turtle_finder::{
 
 use crate::errors::{to_py, IntoPy};
 use crate::instances::Instances;
-use crate::lock::{Entry, Lock, Lost};
+use crate::lock::{Entry, Guard, Held, Leader, Leadership, Lock, Lost};
 use crate::monitoring::{Member, MemberStatus};
 use crate::registration::Registration;
 use crate::registry;
@@ -234,7 +234,7 @@ fn endpoints_config(endpoints: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Con
 /// Service lookups and watches on an etcd v3 cluster.
 #[pyclass(module = "turtle_finder._native", frozen)]
 pub(crate) struct ServiceFinder {
-    inner: Arc<turtle_finder::ServiceFinder>,
+    pub(crate) inner: Arc<turtle_finder::ServiceFinder>,
 }
 
 #[pymethods]
@@ -510,13 +510,7 @@ impl ServiceFinder {
         if_owner: Option<PyRef<'_, Lock>>,
         if_revision: Option<i64>,
     ) -> PyResult<i64> {
-        let bytes: Vec<u8> = match value.cast::<PyString>() {
-            Ok(s) => s.extract::<String>()?.into_bytes(),
-            Err(_) => match value.cast::<PyBytes>() {
-                Ok(b) => b.as_bytes().to_vec(),
-                Err(_) => return Err(PyTypeError::new_err("value must be str or bytes")),
-            },
-        };
+        let bytes = bytes_of(value)?;
         let opts = write_options(if_owner, if_revision);
         let f = self.inner.clone();
         py.detach(move || f.put(key, &bytes, opts)).py(py)
@@ -534,6 +528,57 @@ impl ServiceFinder {
         let opts = write_options(if_owner, if_revision);
         let f = self.inner.clone();
         py.detach(move || f.delete(key, opts)).py(py)
+    }
+
+    /// Campaigns in election `name` (the name `etcdctl elect` and Go's
+    /// `concurrency.Election` use) with `value` (str or bytes) on a lease of `ttl` whole
+    /// seconds, waiting at most `timeout` seconds (None: until it leads). A `Leadership`,
+    /// a context manager that resigns on exit; raises as `lock` does.
+    #[pyo3(signature = (name, value, ttl=10.0, timeout=None))]
+    fn campaign(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        value: &Bound<'_, PyAny>,
+        ttl: f64,
+        timeout: Option<f64>,
+    ) -> PyResult<Leadership> {
+        let value = bytes_of(value)?;
+        let (opts, lost) = lock_options(py, ttl, timeout)?;
+        let finder = &slf.get().inner;
+        let l = interruptible(py, |interrupt| {
+            let opts = LockOptions {
+                interrupt: Some(interrupt),
+                ..opts
+            };
+            finder.campaign(name, &value, opts)
+        })?;
+        let held = Held::new(py, Guard::Lead(l), lost, slf.clone().unbind())?;
+        Ok(Leadership { held })
+    }
+
+    /// The leader of election `name` now (a linearizable read): a `Leader`, or None.
+    fn leader(&self, py: Python<'_>, name: &str) -> PyResult<Option<Leader>> {
+        let f = self.inner.clone();
+        let got = py.detach(move || f.leader(name)).py(py)?;
+        Ok(got.map(Leader::new))
+    }
+
+    /// Calls `callback(leader)` on the dispatcher thread with the leader of election
+    /// `name` first, then each time the leader or its value changes (None: there is none),
+    /// resumed across failover and compaction like every watch.
+    fn observe(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<Watch> {
+        let (callback, _) = watch::callables(callback, None)?;
+        let owner = Arc::new(Owner::default());
+        let each = watch::on_leader(callback, owner.clone());
+        let finder = slf.get().inner.clone();
+        let w = py.detach(move || finder.observe(name, each)).py(py)?;
+        Ok(Watch::started(w, &owner, slf.clone().unbind()))
     }
 
     /// Cancels every watch and stops the finder's threads; later calls raise ClosedError.
@@ -678,10 +723,39 @@ fn read_options(timeout: Option<f64>, serializable: Option<bool>) -> Result<Read
     })
 }
 
+/// A lock's or campaign's options, its loss going to the returned `Lost`.
+fn lock_options(
+    py: Python<'_>,
+    ttl: f64,
+    timeout: Option<f64>,
+) -> PyResult<(LockOptions, Arc<Lost>)> {
+    let ttl = seconds("ttl", ttl).py(py)?;
+    let timeout = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
+    let lost = Arc::new(Lost::default());
+    let opts = LockOptions {
+        ttl,
+        timeout,
+        on_lost: Some(Lost::callback(&lost)),
+        interrupt: None,
+    };
+    Ok((opts, lost))
+}
+
+/// A str or bytes value as bytes; anything else is a TypeError.
+pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(s.extract::<String>()?.into_bytes()),
+        Err(_) => match value.cast::<PyBytes>() {
+            Ok(b) => Ok(b.as_bytes().to_vec()),
+            Err(_) => Err(PyTypeError::new_err("value must be str or bytes")),
+        },
+    }
+}
+
 /// The conditions of a write.
 fn write_options(if_owner: Option<PyRef<'_, Lock>>, if_revision: Option<i64>) -> WriteOptions {
     WriteOptions {
-        if_owner: if_owner.map(|l| l.fence()),
+        if_owner: if_owner.map(|l| l.held.fence()),
         if_revision,
     }
 }
@@ -696,25 +770,20 @@ impl ServiceFinder {
         timeout: Option<f64>,
         wait: bool,
     ) -> PyResult<Option<Lock>> {
-        let ttl = seconds("ttl", ttl).py(py)?;
-        let timeout = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
-        let lost = Arc::new(Lost::default());
-        let on_lost = Lost::callback(&lost);
+        let (opts, lost) = lock_options(py, ttl, timeout)?;
         let finder = &slf.get().inner;
         let got = interruptible(py, |interrupt| {
             let opts = LockOptions {
-                ttl,
-                timeout,
-                on_lost: Some(on_lost),
                 interrupt: Some(interrupt),
+                ..opts
             };
             match wait {
                 true => finder.lock(name, opts).map(Some),
                 false => finder.try_lock(name, opts),
             }
         })?;
-        got.map(|g| Lock::new(py, g, lost, slf.clone().unbind()))
-            .transpose()
+        let held = got.map(|g| Held::new(py, Guard::Lock(g), lost, slf.clone().unbind()));
+        Ok(held.transpose()?.map(|held| Lock { held }))
     }
 }
 

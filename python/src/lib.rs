@@ -24,6 +24,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registration::Registration>()?;
     m.add_class::<lock::Lock>()?;
     m.add_class::<lock::Entry>()?;
+    m.add_class::<lock::Leadership>()?;
+    m.add_class::<lock::Leader>()?;
     m.add_class::<monitoring::Member>()?;
     m.add_class::<monitoring::MemberStatus>()?;
     m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;

@@ -135,6 +135,22 @@ pub(crate) fn on_instances(
     }
 }
 
+/// The core's observer callback for `callback`: it gets a `Leader`, or None.
+pub(crate) fn on_leader(
+    callback: Py<PyAny>,
+    owner: Arc<Owner>,
+) -> impl FnMut(Option<&turtle_finder::Leader>) + Send + 'static {
+    move |leader| {
+        Python::try_attach(|py| {
+            let arg = match leader {
+                None => Ok(py.None()),
+                Some(l) => Py::new(py, crate::lock::Leader::new(l.clone())).map(Py::into_any),
+            };
+            call_back(py, &callback, arg, &owner);
+        });
+    }
+}
+
 /// The core's error callback for `on_error(exc)`, if given.
 pub(crate) fn on_error(
     handler: Option<Py<PyAny>>,

@@ -112,3 +112,24 @@ def test_bad_lock_and_write_arguments_are_clear_errors(cluster: Cluster) -> None
     with pytest.raises(TypeError):
         held.on_lost(5)  # type: ignore[arg-type]
     held.unlock()
+
+
+def test_candidates_lead_in_turn_and_observers_see_each_leader(cluster: Cluster, recorder: Recorder) -> None:
+    a, b, o = finder(cluster), finder(cluster), finder(cluster)
+    o.observe("py-sched", lambda leader: recorder(None if leader is None else leader.value))
+    assert recorder.next() is None
+    assert o.leader("py-sched") is None
+    with a.campaign("py-sched", "a") as leading:
+        assert recorder.next() == "a"
+        now = o.leader("py-sched")
+        assert now is not None and (now.key, now.revision) == (leading.key, leading.token)
+        leading.proclaim(b"a2")
+        assert recorder.next() == "a2"
+        assert b.try_lock("py-sched") is None  # a leadership is a lock of the same name
+    with pytest.raises(tf.ConditionFailedError):
+        leading.proclaim("late")
+    assert recorder.next() is None
+    with pytest.raises(tf.DeadlineExceededError):
+        with a.campaign("py-sched", "x"), b.campaign("py-sched", "y", timeout=0.3):
+            pass
+    assert not leading.is_valid() and leading.lost.is_set()
