@@ -18,7 +18,8 @@ Exit codes:
   2  usage error: bad arguments or settings
   3  get: the service is not registered
   4  health, dev-cluster status: a member is down or there is no leader
-  5  lock: the lock was lost while the command ran (the command was sent SIGTERM)
+  5  lock: the lock was lost while the command ran (the command was sent SIGTERM);
+     elect: the leadership was lost
   lock with a command: the command's exit status (128 + N when ended by signal N)";
 
 /// An etcd cluster as services see it: lookups, watches, registrations, members, health
@@ -110,6 +111,22 @@ enum Command {
         /// The command to run under the lock, and its arguments (after --).
         #[arg(last = true)]
         command: Vec<String>,
+    },
+    /// Campaign in election NAME with VALUE (the same election as `etcdctl elect NAME`),
+    /// lead until Ctrl-C, SIGTERM or SIGHUP, then resign; with --listen, print the leader
+    /// (revision, key, value) and a line each time it changes.
+    Elect {
+        /// The election's name (its keys are NAME/<lease id in hex>).
+        name: String,
+        /// The value to lead with (not with --listen).
+        #[arg(required_unless_present = "listen", conflicts_with = "listen")]
+        value: Option<String>,
+        /// Observe: print each leader instead of campaigning.
+        #[arg(long, short = 'l')]
+        listen: bool,
+        /// The lease's time to live, in whole seconds.
+        #[arg(long, default_value_t = 10)]
+        ttl: u64,
     },
     /// List the cluster's members, the leader marked (etcdctl member list).
     Members,
@@ -203,6 +220,15 @@ fn run(cli: Cli) -> Outcome {
             id,
         } => command::register::run(g, &name, &addr, ttl, metadata.as_deref(), id),
         Command::Lock { name, ttl, command } => command::lock::run(g, &name, ttl, &command),
+        Command::Elect {
+            name,
+            value,
+            listen,
+            ttl,
+        } => match (listen, value) {
+            (false, Some(value)) => command::elect::run(g, &name, &value, ttl),
+            _ => command::elect::listen(g, &name),
+        },
         Command::Members => command::members::run(g),
         Command::Health => command::health::run(g),
         Command::Metrics { from } => command::metrics::run(g, from.as_deref()),

@@ -48,7 +48,7 @@ pub(crate) fn text(s: &str) -> String {
 /// A value as text: [`text`] when UTF-8, else with the bytes that are not ASCII escaped
 /// (`\xNN`), so nothing is lost or mangled silently, and a typed `\xff` (shown `\\xff`)
 /// differs from the byte.
-fn shown(value: &[u8]) -> String {
+pub(crate) fn shown(value: &[u8]) -> String {
     match std::str::from_utf8(value) {
         Ok(s) => text(s),
         Err(_) => value.escape_ascii().to_string(),
@@ -56,7 +56,7 @@ fn shown(value: &[u8]) -> String {
 }
 
 /// A value in JSON: a string when UTF-8, else its hex under `value_hex`.
-fn value_json(value: Option<&[u8]>) -> Value {
+pub(crate) fn value_json(value: Option<&[u8]>) -> Value {
     match value {
         None => json!({"value": null}),
         Some(v) => match std::str::from_utf8(v) {
@@ -71,7 +71,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Merges the fields of `extra` into `base`.
-fn with(mut base: Value, extra: Value) -> Value {
+pub(crate) fn with(mut base: Value, extra: Value) -> Value {
     if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
         b.extend(e);
     }

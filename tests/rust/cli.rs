@@ -553,3 +553,52 @@ fn turtle_lock_and_etcdctl_lock_exclude_each_other() {
     unsafe { libc::kill(theirs.id() as i32, libc::SIGTERM) };
     theirs.wait().unwrap();
 }
+
+/// `turtle elect NAME VALUE` leads until SIGTERM and resigns; `turtle --json elect
+/// --listen NAME` prints each leader and then none; `etcdctl elect -l` sees the turtle
+/// leader (issue 20, item 4).
+#[test]
+fn turtle_elect_leads_until_a_signal_and_listen_sees_each_leader() {
+    use std::io::BufRead;
+    let c = Cluster::start();
+    let (leader, first) = first_line_of(&c, &["elect", "sched", "host-a"]);
+    assert!(first.starts_with("leading sched/"), "{first}");
+    let key = first.split(' ').nth(1).unwrap().to_string();
+    let endpoints = c.endpoints().join(",");
+    let mut listen = turtle(&[
+        "--endpoints",
+        &endpoints,
+        "--json",
+        "elect",
+        "--listen",
+        "sched",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
+    let doc: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(doc["leader"]["key"], key.as_str(), "{doc}");
+    assert_eq!(doc["leader"]["value"], "host-a", "{doc}");
+    let mut theirs = c
+        .etcdctl_command()
+        .args(["elect", "-l", "sched"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut their_lines = std::io::BufReader::new(theirs.stdout.take().unwrap()).lines();
+    assert_eq!(their_lines.next().unwrap().unwrap(), key);
+    assert_eq!(their_lines.next().unwrap().unwrap(), "host-a");
+    theirs.kill().unwrap();
+    theirs.wait().unwrap();
+    // SAFETY: our child, not yet reaped.
+    unsafe { libc::kill(leader.id() as i32, libc::SIGTERM) };
+    assert_eq!(ends(leader).code(), Some(0));
+    let doc: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(doc, serde_json::json!({"leader": null}));
+    // SAFETY: as above.
+    unsafe { libc::kill(listen.id() as i32, libc::SIGTERM) };
+    assert_eq!(ends(listen).code(), Some(0));
+    let (code, _, err) = run(&c, &["elect", "sched"]);
+    assert_eq!(code, 2, "a value is needed to campaign: {err}");
+}

@@ -2,6 +2,7 @@
 //! print goes through one printer (`print.rs`).
 
 pub(crate) mod dev;
+pub(crate) mod elect;
 pub(crate) mod get;
 pub(crate) mod health;
 pub(crate) mod instances;
