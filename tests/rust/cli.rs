@@ -602,3 +602,92 @@ fn turtle_elect_leads_until_a_signal_and_listen_sees_each_leader() {
     let (code, _, err) = run(&c, &["elect", "sched"]);
     assert_eq!(code, 2, "a value is needed to campaign: {err}");
 }
+
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: our child, not yet reaped.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+/// etcd 3.4's Lock RPC grants to a waiter whose lease expired (etcd #9921). A `turtle
+/// lock` waiter stopped (SIGSTOP) until its lease expired, resumed after the holder let
+/// go, never runs its command: it fails, and no key of it is left.
+#[test]
+fn a_waiter_paused_past_its_ttl_never_gets_the_lock() {
+    let c = Cluster::start();
+    let f = turtle_finder::ServiceFinder::new(turtle_finder::Config::new(c.endpoints()).unwrap())
+        .unwrap();
+    let held = f
+        .lock("paused", turtle_finder::LockOptions::default())
+        .unwrap();
+    let endpoints = c.endpoints().join(",");
+    let waiter = turtle(&[
+        "--endpoints",
+        &endpoints,
+        "lock",
+        "--ttl",
+        "2",
+        "paused",
+        "--",
+        "echo",
+        "GOT",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while lock_keys(&c, "paused").len() < 2 {
+        assert!(Instant::now() < end, "the waiter never put its key");
+    }
+    signal(&waiter, libc::SIGSTOP);
+    // Its lease expires while it is stopped: etcd deletes its key.
+    while lock_keys(&c, "paused").len() > 1 {
+        assert!(
+            Instant::now() < end + Duration::from_secs(10),
+            "the waiter's lease never expired"
+        );
+    }
+    held.unlock();
+    signal(&waiter, libc::SIGCONT);
+    let out = waiter.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !stdout.contains("GOT"),
+        "ran under a lock it did not hold: {stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lock paused/"), "{stderr}");
+    assert!(lock_keys(&c, "paused").is_empty());
+}
+
+/// A `turtle lock` holder stopped for twice its TTL while another takes the lock: resumed,
+/// it finds the lock lost, ends its command and exits 5; the other's fenced write lands,
+/// a write fenced on the paused holder's token does not.
+#[test]
+fn a_holder_paused_past_its_ttl_loses_the_lock_and_its_fence() {
+    let c = Cluster::start();
+    let (holder, first) = first_line_of(&c, &["lock", "--ttl", "2", "fenced", "--", "sleep", "60"]);
+    let words: Vec<&str> = first.split(' ').collect();
+    let (key, token): (String, i64) = (words[1].to_string(), words[3].trim().parse().unwrap());
+    signal(&holder, libc::SIGSTOP);
+    let f = turtle_finder::ServiceFinder::new(turtle_finder::Config::new(c.endpoints()).unwrap())
+        .unwrap();
+    let opts = turtle_finder::LockOptions::timeout(Duration::from_secs(20));
+    let next = f.lock("fenced", opts).unwrap(); // once the paused holder's lease expired
+    assert!(next.token() > token);
+    let stale = turtle_finder::WriteOptions::if_owner(turtle_finder::Fence { key, token });
+    let e = f.put("/fenced/state", b"late", stale).unwrap_err();
+    assert_eq!(e.kind(), turtle_finder::ErrorKind::ConditionFailed, "{e}");
+    f.put(
+        "/fenced/state",
+        b"new",
+        turtle_finder::WriteOptions::if_owner(next.fence()),
+    )
+    .unwrap();
+    signal(&holder, libc::SIGCONT);
+    assert_eq!(ends(holder).code(), Some(5));
+    assert_eq!(lock_keys(&c, "fenced"), [next.key()]);
+}
