@@ -200,6 +200,13 @@ typedef struct turtle_config turtle_config;
 typedef struct turtle_finder turtle_finder;
 
 /**
+ * A held lock (from `turtle_lock`/`turtle_try_lock`) or a won election (from
+ * `turtle_campaign`): held until `turtle_lock_guard_free` lets go, or lost. Owned by the
+ * caller; may be used from any thread.
+ */
+typedef struct turtle_lock_guard turtle_lock_guard;
+
+/**
  * A registered instance: its key stays in etcd, bound to a lease kept alive on the
  * finder's runtime thread, until `turtle_registration_free` (or the finder's close)
  * revokes it. Owned by the caller; may be used from any thread.
@@ -300,6 +307,41 @@ typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const cha
  * lock of libturtle held: it may call any function, including `turtle_finder_free`.
  */
 typedef void (*turtle_release_cb)(void *user_data);
+
+/**
+ * A key as read (`turtle_get`), or an election's leader (`turtle_leader`: `key` is the
+ * leader's, `value` its value, `create_revision` its token).
+ */
+typedef struct turtle_entry {
+  /**
+   * The whole key, NUL-terminated.
+   */
+  const char *key;
+  /**
+   * The value's bytes (not NUL-terminated; NULL when empty).
+   */
+  const uint8_t *value;
+  /**
+   * How many bytes `value` has.
+   */
+  size_t value_len;
+  /**
+   * The revision that created the key (a lock's or leader's token).
+   */
+  int64_t create_revision;
+  /**
+   * The revision of the key's last write (what `if_revision` compares); 0 for a leader.
+   */
+  int64_t mod_revision;
+  /**
+   * How many times the key was written since it was created; 0 for a leader.
+   */
+  int64_t version;
+  /**
+   * The lease the key is bound to, 0 for none.
+   */
+  int64_t lease;
+} turtle_entry;
 
 /**
  * One member of the cluster, as it lists itself. Its strings live as long as the list.
@@ -850,6 +892,154 @@ turtle_status turtle_watch_instances(struct turtle_finder *finder,
                                      void *user_data,
                                      turtle_release_cb release,
                                      struct turtle_watch **out);
+
+/**
+ * Takes the lock `name` (the same lock as `etcdctl lock NAME` and Go's
+ * `concurrency.Mutex`), waiting at most `timeout_ms` (0: until it is had) on a lease of
+ * `ttl_s` whole seconds (0 means 10): TURTLE_DEADLINE_EXCEEDED when the wait ran out,
+ * TURTLE_SESSION_LOST when its lease died meanwhile; every failure leaves no waiter key.
+ * `*out` is written only on success. `on_lost` (may be NULL) is called once on the
+ * dispatcher thread if the lock is lost while held (never for `turtle_lock_guard_free`), with
+ * TURTLE_SESSION_LOST and why; `release` is called exactly once (see
+ * `turtle_release_cb`).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable; `on_lost` may be called
+ * with `user_data` from the dispatcher thread until `release` is called.
+ */
+turtle_status turtle_lock(struct turtle_finder *finder,
+                          const char *name,
+                          uint64_t ttl_s,
+                          uint64_t timeout_ms,
+                          turtle_error_cb on_lost,
+                          void *user_data,
+                          turtle_release_cb release,
+                          struct turtle_lock_guard **out);
+
+/**
+ * `turtle_lock` that does not wait: `*out` is NULL (and TURTLE_OK) when another holds
+ * the lock.
+ *
+ * # Safety
+ * As `turtle_lock`.
+ */
+turtle_status turtle_try_lock(struct turtle_finder *finder,
+                              const char *name,
+                              uint64_t ttl_s,
+                              turtle_error_cb on_lost,
+                              void *user_data,
+                              turtle_release_cb release,
+                              struct turtle_lock_guard **out);
+
+/**
+ * Campaigns in election `name` (the same election as `etcdctl elect NAME`) with the
+ * `len` bytes at `value`, as `turtle_lock` takes a lock: `*out` is the leadership once
+ * this candidate leads.
+ *
+ * # Safety
+ * As `turtle_lock`; `value` is NULL with `len` 0, or `len` readable bytes.
+ */
+turtle_status turtle_campaign(struct turtle_finder *finder,
+                              const char *name,
+                              const uint8_t *value,
+                              size_t len,
+                              uint64_t ttl_s,
+                              uint64_t timeout_ms,
+                              turtle_error_cb on_lost,
+                              void *user_data,
+                              turtle_release_cb release,
+                              struct turtle_lock_guard **out);
+
+/**
+ * The lock's fencing token (the create revision of its key), its key as a new string
+ * the caller frees with `turtle_string_free`, and whether it is surely still held (no
+ * I/O; false for good once in doubt). Each out-parameter may be NULL when not wanted.
+ *
+ * # Safety
+ * The out-parameters are each NULL or writable.
+ */
+turtle_status turtle_lock_guard_info(struct turtle_lock_guard *lock,
+                                     int64_t *token,
+                                     char **key,
+                                     bool *valid);
+
+/**
+ * Lets go (a lock is unlocked, a leadership resigned: the key deleted only if it is still
+ * this one's, the lease revoked) and frees the handle; waits for etcd's answer, the
+ * finder's deadline and a second at most. NULL is a no-op.
+ */
+turtle_status turtle_lock_guard_free(struct turtle_lock_guard *lock);
+
+/**
+ * Writes a leadership's new value (`len` bytes at `value`) only while it leads
+ * (TURTLE_CONDITION_FAILED once not); `*revision` (may be NULL) is the write's revision.
+ *
+ * # Safety
+ * `value` is NULL with `len` 0, or `len` readable bytes; `revision` is NULL or writable.
+ */
+turtle_status turtle_proclaim(struct turtle_finder *finder,
+                              struct turtle_lock_guard *leadership,
+                              const uint8_t *value,
+                              size_t len,
+                              int64_t *revision);
+
+/**
+ * Writes the `len` bytes at `value` at the etcd key `key` (a whole key), only while the
+ * lock `if_owner` is held (NULL: no such condition) and the key's mod revision is
+ * `if_revision` (-1: no such condition; 0: only while absent). A failed condition is
+ * TURTLE_CONDITION_FAILED and writes nothing. `*revision` (may be NULL) is the write's.
+ *
+ * # Safety
+ * `key` is NULL or NUL-terminated; `value` is NULL with `len` 0, or `len` readable
+ * bytes; `revision` is NULL or writable.
+ */
+turtle_status turtle_put(struct turtle_finder *finder,
+                         const char *key,
+                         const uint8_t *value,
+                         size_t len,
+                         struct turtle_lock_guard *if_owner,
+                         int64_t if_revision,
+                         int64_t *revision);
+
+/**
+ * Deletes the etcd key `key`, under the conditions of `turtle_put`.
+ *
+ * # Safety
+ * As `turtle_put`.
+ */
+turtle_status turtle_delete(struct turtle_finder *finder,
+                            const char *key,
+                            struct turtle_lock_guard *if_owner,
+                            int64_t if_revision,
+                            int64_t *revision);
+
+/**
+ * Reads the etcd key `key` (linearizable): `*out` is a new entry the caller frees with
+ * `turtle_entry_free`, or NULL when the key is absent.
+ *
+ * # Safety
+ * `key` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+turtle_status turtle_get(struct turtle_finder *finder, const char *key, struct turtle_entry **out);
+
+/**
+ * The leader of election `name` now (linearizable): `*out` a new entry the caller frees
+ * with `turtle_entry_free`, or NULL when there is none.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+turtle_status turtle_leader(struct turtle_finder *finder,
+                            const char *name,
+                            struct turtle_entry **out);
+
+/**
+ * Frees an entry from `turtle_get` or `turtle_leader`. NULL is a no-op.
+ *
+ * # Safety
+ * `entry` is NULL or an entry from libturtle not yet freed.
+ */
+void turtle_entry_free(struct turtle_entry *entry);
 
 /**
  * Writes the finder's metrics in Prometheus's text format to `*out_text`, a new string

@@ -142,6 +142,11 @@ fn c_values_of_any_bytes_and_size_under_sanitizers() {
 }
 
 #[test]
+fn c_locks_fenced_writes_and_elections_under_sanitizers() {
+    run_c_test("locks");
+}
+
+#[test]
 fn c_random_call_sequences_under_sanitizers() {
     run_c_test("fuzz");
 }
