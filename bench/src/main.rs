@@ -7,6 +7,7 @@
 
 mod cache;
 mod failover;
+mod locks;
 mod lookups;
 mod measure;
 mod metrics;
@@ -41,8 +42,10 @@ fn main() {
         Some("cache") => cache_run(),
         Some("tls") => tls_run(5000),
         Some("metrics") => metrics_run(5000),
+        Some("locks") => locks_run(),
+        Some("elect-child") => locks::elect_child(&args[1..]),
         Some(other) => {
-            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, failover, soak [MINUTES], scale, cache, tls, metrics");
+            eprintln!("turtle-bench: unknown mode {other:?}; modes: (none), lookups ENDPOINTS N THREADS, watch-times ENDPOINTS SERVICE, watch-move, failover, soak [MINUTES], scale, cache, tls, metrics, locks");
             std::process::exit(2);
         }
     }
@@ -103,8 +106,22 @@ fn full_run() {
     println!();
     metrics_part(&cluster, n);
     println!();
+    locks_part(&cluster);
+    println!();
     drop(cluster);
     tls_run(n);
+}
+
+/// Locks and elections on a cluster of their own.
+fn locks_run() {
+    locks_part(&Cluster::start());
+}
+
+fn locks_part(cluster: &Cluster) {
+    println!("| locks | value | ratio | target |\n|---|---|---|---|");
+    locks::uncontended(cluster, 500);
+    locks::hand_off(cluster, std::time::Duration::from_secs(5));
+    locks::election_failover(cluster);
 }
 
 /// The soak (10 minutes unless told), on a cluster of its own.
