@@ -17,7 +17,9 @@ use crate::measure::{cpu, line, pct, ratio, rt};
 pub fn uncontended(cluster: &Cluster, n: usize) {
     let eps = cluster.endpoints();
     let rt = rt();
-    let raw = rt.block_on(etcd_client::Client::connect(&eps, None)).unwrap();
+    let raw = rt
+        .block_on(etcd_client::Client::connect(&eps, None))
+        .unwrap();
     let lease = rt
         .block_on(raw.lease_client().grant(60, None))
         .unwrap()

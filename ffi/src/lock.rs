@@ -246,7 +246,10 @@ pub unsafe extern "C" fn turtle_proclaim(
 
 /// The conditions of a write: `if_owner` NULL for none, `if_revision` -1 for none (0:
 /// only while the key is absent).
-fn conditions(if_owner: *mut turtle_lock_guard, if_revision: i64) -> Result<WriteOptions, FfiError> {
+fn conditions(
+    if_owner: *mut turtle_lock_guard,
+    if_revision: i64,
+) -> Result<WriteOptions, FfiError> {
     let if_owner = match if_owner.is_null() {
         true => None,
         false => Some(LOCKS.get(if_owner, "if_owner")?.fence()),

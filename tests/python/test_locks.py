@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import turtle_finder as tf
@@ -50,8 +51,10 @@ def test_a_waiter_gets_the_lock_when_the_holder_lets_go(cluster: Cluster) -> Non
     waiter = threading.Thread(target=lambda: got.append(b.lock("py-turn", timeout=20).token))
     waiter.start()
     # The waiter's key is there before the holder lets go: etcd says so.
+    deadline = time.monotonic() + 20
     while len(cluster.call("keys py-turn/")["keys"]) < 2:
-        pass
+        assert time.monotonic() < deadline, "the waiter never put its key"
+
     held.unlock()
     waiter.join(20)
     assert got and got[0] > held.token
