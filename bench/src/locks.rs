@@ -35,27 +35,37 @@ pub fn uncontended(cluster: &Cluster, n: usize) {
     }
     let raw_cpu = (cpu() - c0) / n as u32;
     let f = ServiceFinder::new(Config::new(&eps).unwrap()).unwrap();
-    let (mut times, c0) = (Vec::with_capacity(n), cpu());
-    for _ in 0..n {
-        let t = Instant::now();
-        let g = f.lock("bench-turtle", LockOptions::default()).unwrap();
-        g.unlock();
-        times.push(t.elapsed());
-    }
-    let turtle_cpu = (cpu() - c0) / n as u32;
-    for p in [0.5, 0.99] {
-        let (ours, theirs) = (pct(&mut times, p), pct(&mut raw_times, p));
+    let session = f.lock_session(Duration::from_secs(60)).unwrap();
+    for (what, shared) in [
+        ("a reused session", Some(session)),
+        ("a lease per lock", None),
+    ] {
+        let (mut times, c0) = (Vec::with_capacity(n), cpu());
+        for _ in 0..n {
+            let t = Instant::now();
+            let opts = LockOptions {
+                session: shared.clone(),
+                ..LockOptions::default()
+            };
+            let g = f.lock("bench-turtle", opts).unwrap();
+            g.unlock();
+            times.push(t.elapsed());
+        }
+        let turtle_cpu = (cpu() - c0) / n as u32;
+        for p in [0.5, 0.99] {
+            let (ours, theirs) = (pct(&mut times, p), pct(&mut raw_times, p));
+            line(
+                &format!("lock + unlock on {what}, p{}", (p * 100.0) as u32),
+                format!("{ours:.2?} (raw Lock RPC on a reused lease: {theirs:.2?})"),
+                Some((ratio(ours, theirs), "≤ 1.2×")),
+            );
+        }
         line(
-            &format!("lock + unlock, uncontended, p{}", (p * 100.0) as u32),
-            format!("{ours:.2?} (raw Lock RPC on a reused lease: {theirs:.2?})"),
-            Some((ratio(ours, theirs), "≤ 1.2×")),
+            &format!("lock + unlock on {what}, client CPU per pair"),
+            format!("{turtle_cpu:.2?} (raw: {raw_cpu:.2?})"),
+            Some((ratio(turtle_cpu, raw_cpu), "")),
         );
     }
-    line(
-        "lock + unlock, client CPU per pair",
-        format!("{turtle_cpu:.2?} (raw: {raw_cpu:.2?})"),
-        Some((ratio(turtle_cpu, raw_cpu), "")),
-    );
 }
 
 /// 8 threads, each with a finder of its own, take the lock in turn for `run`: the time

@@ -20,7 +20,7 @@ use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
 use crate::keys::{self, check_name, Target};
 use crate::kv::{self, WriteOptions};
-use crate::lock::{self, LockGuard, LockOptions};
+use crate::lock::{self, LockGuard, LockOptions, LockSession};
 use crate::mailbox::Mailbox;
 use crate::membership;
 use crate::metrics::Metrics;
@@ -58,6 +58,8 @@ struct Inner {
     registrations: parking_lot::Mutex<Vec<Registration>>,
     /// Every lock given out, so closing the finder lets go of them.
     locks: parking_lot::Mutex<Vec<lock::Holder>>,
+    /// Every lock session made, so closing the finder revokes them.
+    sessions: parking_lot::Mutex<Vec<std::sync::Weak<crate::session::Session>>>,
     /// Where `/metrics` is served, if anywhere; the server stops when this is dropped.
     exporter: Option<(SocketAddr, oneshot::Sender<()>)>,
 }
@@ -92,6 +94,7 @@ impl Client {
                 cache,
                 registrations: Default::default(),
                 locks: Default::default(),
+                sessions: Default::default(),
                 exporter,
             }),
         })
@@ -348,6 +351,17 @@ impl Client {
         got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
     }
 
+    /// A lease of `ttl` (whole seconds) kept alive for locks and elections to share
+    /// (`LockOptions::session`): a lock on it costs no grant and no revoke. Closing the
+    /// client's finder revokes it.
+    pub async fn lock_session(&self, ttl: std::time::Duration) -> Result<LockSession> {
+        let s = LockSession::grant(&self.inner.pool, ttl).await?;
+        let mut all = self.inner.sessions.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.push(s.holder());
+        Ok(s)
+    }
+
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.
     pub async fn try_lock(&self, name: &str, opts: LockOptions) -> Result<Option<LockGuard>> {
         self.lock_to(name, b"", &opts, false, lock::direct(&opts))
@@ -438,6 +452,11 @@ impl Client {
     pub(crate) async fn settle(&self, limit: std::time::Duration) {
         let locks = std::mem::take(&mut *self.inner.locks.lock());
         locks.iter().for_each(lock::Holder::let_go);
+        let sessions = std::mem::take(&mut *self.inner.sessions.lock());
+        sessions
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .for_each(|s| s.end());
         let _ = tokio::time::timeout(limit, self.inner.pool.pending.settled()).await;
     }
 

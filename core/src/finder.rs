@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
 use crate::keys::Target;
 use crate::kv::{Entry, WriteOptions};
-use crate::lock::{LockGuard, LockOptions};
+use crate::lock::{LockGuard, LockOptions, LockSession};
 use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::MemberHealth;
 use crate::registration::Registration;
@@ -225,6 +225,13 @@ impl ServiceFinder {
     pub fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
         let got = self.lock_to(name, b"", opts, true)?;
         got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
+    }
+
+    /// A lease for locks and elections to share; see [`Client::lock_session`].
+    pub fn lock_session(&self, ttl: Duration) -> Result<LockSession> {
+        let client = self.shared.usable()?.clone();
+        (self.shared.runtime)
+            .block_interruptible(async move { client.lock_session(ttl).await }, None)
     }
 
     /// Takes the lock `name` if nobody holds it: `None` when somebody does.

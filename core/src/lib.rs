@@ -69,7 +69,7 @@ pub use finder::{ServiceFinder, Watch};
 pub use instance::{Instance, Instances, Malformed, RegistrationState};
 pub use keys::MAX_NAME_BYTES;
 pub use kv::{Entry, Fence, WriteOptions};
-pub use lock::{LockGuard, LockOptions, OnLost};
+pub use lock::{LockGuard, LockOptions, LockSession, OnLost};
 pub use options::{Interrupt, OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 pub use pool::MemberHealth;
 pub use registration::{Registration, DEFAULT_TTL};

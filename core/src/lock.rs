@@ -50,6 +50,83 @@ pub struct LockOptions {
     /// Checked while a blocking call waits; when it returns true, the call gives up with
     /// `Interrupted` and leaves no waiter key (Python's Ctrl-C).
     pub interrupt: Option<crate::options::Interrupt>,
+    /// A lease to take the lock on, shared with other locks (`ttl` is then the
+    /// session's): no lease is granted or revoked per lock, and losing the session loses
+    /// every lock on it. `None`: a lease of the lock's own.
+    pub session: Option<LockSession>,
+}
+
+/// A name booked on a shared session, freed when dropped (with its lock, or its failed or
+/// abandoned wait).
+struct Booking(LockSession, String);
+
+impl Drop for Booking {
+    fn drop(&mut self) {
+        self.0.names.lock().remove(&self.1);
+    }
+}
+
+/// A lease kept alive for locks and elections to share, the shape of Go's
+/// `concurrency.Session`: a lock on it costs no grant and no revoke. One session holds or
+/// waits for a name once at a time (the key is `<name>/<lease>`, the same for both).
+/// Closing it (or the finder) revokes the lease, which ends its locks.
+#[derive(Clone)]
+pub struct LockSession {
+    session: Arc<Session>,
+    names: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+impl std::fmt::Debug for LockSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LockSession({:x})", self.session.id())
+    }
+}
+
+impl LockSession {
+    pub(crate) async fn grant(pool: &Arc<Pool>, ttl: Duration) -> Result<LockSession> {
+        let ttl = ttl_seconds(ttl)?;
+        Ok(LockSession {
+            session: Arc::new(Session::grant(pool, ttl, Arc::new(|_| {})).await?),
+            names: Arc::default(),
+        })
+    }
+
+    /// The lease's id.
+    pub fn lease(&self) -> i64 {
+        self.session.id()
+    }
+
+    /// The TTL etcd granted.
+    pub fn ttl(&self) -> Duration {
+        self.session.ttl()
+    }
+
+    /// Whether the lease is surely alive now (no I/O).
+    pub fn is_alive(&self) -> bool {
+        self.session.is_alive()
+    }
+
+    /// Revokes the lease in the background (a closing finder waits for it): its locks are
+    /// lost and their keys go with it.
+    pub fn close(&self) {
+        self.session.end();
+    }
+
+    /// Books `name` for a lock on this session until the booking is dropped; an error
+    /// when one holds or waits for it.
+    fn book(&self, name: &str) -> Result<Booking> {
+        match self.names.lock().insert(name.to_string()) {
+            true => Ok(Booking(self.clone(), name.to_string())),
+            false => Err(Error::invalid(format!(
+                "lock {name}: this session already holds or waits for it (one lease, one key)"
+            ))),
+        }
+    }
+
+    /// What the client keeps of it, to revoke it when the client closes.
+    pub(crate) fn holder(&self) -> std::sync::Weak<Session> {
+        Arc::downgrade(&self.session)
+    }
 }
 
 impl Default for LockOptions {
@@ -59,6 +136,7 @@ impl Default for LockOptions {
             timeout: None,
             on_lost: None,
             interrupt: None,
+            session: None,
         }
     }
 }
@@ -101,6 +179,10 @@ struct Held {
     key: String,
     token: i64,
     session: Arc<Session>,
+    /// Whether the session is the lock's own (revoked with it) or shared (it outlives it).
+    owns_session: bool,
+    /// The booking of the name on a shared session, freed when the lock ends.
+    booking: Mutex<Option<Booking>>,
     /// Sticky: false once the lock is in doubt.
     valid: AtomicBool,
     lost: watch::Sender<bool>,
@@ -230,6 +312,37 @@ impl Drop for LockGuard {
 }
 
 impl Held {
+    #[allow(clippy::too_many_arguments)] // the parts of a granted lock, once
+    fn new(
+        name: &str,
+        key: String,
+        token: i64,
+        session: Arc<Session>,
+        booking: Option<Booking>,
+        on_lost: Option<Arc<dyn Sink>>,
+        unlock: oneshot::Sender<Tracker>,
+        pool: &Pool,
+    ) -> Held {
+        Held {
+            name: name.to_string(),
+            key,
+            token,
+            session,
+            owns_session: booking.is_none(),
+            booking: Mutex::new(booking),
+            valid: AtomicBool::new(true),
+            lost: watch::channel(false).0,
+            on_lost: Mutex::new(on_lost),
+            unlocking: AtomicBool::new(false),
+            unlock: Mutex::new(Some(unlock)),
+            pending: pool.pending.clone(),
+            ended: Mutex::new(false),
+            ended_cv: Condvar::new(),
+            ended_async: Notify::new(),
+            close_limit: pool.cfg.deadline + Duration::from_secs(1),
+        }
+    }
+
     fn check(&self) -> bool {
         if self.valid.load(Ordering::Acquire) && self.session.is_alive() {
             return true;
@@ -301,45 +414,36 @@ pub(crate) async fn lock(
     on_lost: Option<Arc<dyn Sink>>,
 ) -> Result<Option<LockGuard>> {
     crate::keys::check_lock_name(name)?;
-    let ttl = ttl_seconds(opts.ttl)?;
     let pool = parts.pool;
-    let session = Arc::new(Session::grant(pool, ttl, Arc::new(|_| {})).await?);
+    let (session, shared) = session_for(pool, name, opts).await?;
     let key = format!("{name}/{:x}", session.id());
     let attempt = acquire(&parts, name, &key, value, &session, wait);
     let outcome = match opts.timeout {
         None => attempt.await,
-        Some(limit) => match tokio::time::timeout(limit, attempt).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Error::new(
-                ErrorKind::DeadlineExceeded,
-                format!("lock {name}: not had within {limit:?}"),
-            )),
-        },
+        Some(limit) => tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::DeadlineExceeded,
+                    format!("lock {name}: not had within {limit:?}"),
+                ))
+            }),
     };
     let token = match outcome {
         Ok(Some(token)) => token,
         other => {
-            session.close(pool).await;
+            match &shared {
+                // The lease lives on: take the waiter key back (ours: the lease names it).
+                Some(_) => delete_key(pool, &key).await,
+                None => session.close(pool).await,
+            }
             return other.map(|_| None);
         }
     };
     let (unlock_tx, unlock_rx) = oneshot::channel();
-    let held = Arc::new(Held {
-        name: name.to_string(),
-        key,
-        token,
-        session,
-        valid: AtomicBool::new(true),
-        lost: watch::channel(false).0,
-        on_lost: Mutex::new(on_lost),
-        unlocking: AtomicBool::new(false),
-        unlock: Mutex::new(Some(unlock_tx)),
-        pending: pool.pending.clone(),
-        ended: Mutex::new(false),
-        ended_cv: Condvar::new(),
-        ended_async: Notify::new(),
-        close_limit: pool.cfg.deadline + Duration::from_secs(1),
-    });
+    let held = Arc::new(Held::new(
+        name, key, token, session, shared, on_lost, unlock_tx, pool,
+    ));
     let wake = Arc::new(Wake::default());
     let unwatch = watch_keys(
         &parts,
@@ -350,6 +454,23 @@ pub(crate) async fn lock(
     );
     tokio::spawn(keep(pool.clone(), held.clone(), wake, unlock_rx, unwatch));
     Ok(Some(LockGuard { held }))
+}
+
+/// The session a lock stands on: the shared one of `opts` (the name booked on it), or a
+/// lease of the lock's own.
+async fn session_for(
+    pool: &Arc<Pool>,
+    name: &str,
+    opts: &LockOptions,
+) -> Result<(Arc<Session>, Option<Booking>)> {
+    match &opts.session {
+        Some(s) => Ok((s.session.clone(), Some(s.book(name)?))),
+        None => {
+            let ttl = ttl_seconds(opts.ttl)?;
+            let session = Session::grant(pool, ttl, Arc::new(|_| {})).await?;
+            Ok((Arc::new(session), None))
+        }
+    }
 }
 
 /// Puts the waiter key and waits until it is the owner: the token, or `None` when `wait`
@@ -494,6 +615,17 @@ impl Sink for Direct {
     }
 }
 
+/// Deletes a waiter key of a shared session's (a failed wait; the lease lives on).
+async fn delete_key(pool: &Pool, key: &str) {
+    // A failure leaves the key to the session's end: it names the session's lease.
+    let _ = pool
+        .run(Op::UNLOCK, pool.cfg.deadline, |m| {
+            let mut kv = m.kv.clone();
+            async move { kv.delete(key, None).await.map(|_| ()) }
+        })
+        .await;
+}
+
 /// Wakes a waiter or a holder when a watch delivers anything.
 #[derive(Default)]
 struct Wake(Notify);
@@ -568,7 +700,10 @@ async fn keep(
     // Lost too: our clock may have given up on a lease etcd still keeps, and the key
     // must not make the next waiter wait out the TTL. Fenced, so no newer lock goes.
     delete_fenced(&pool, &held.key, held.token).await;
-    held.session.close(&pool).await;
+    if held.owns_session {
+        held.session.close(&pool).await;
+    }
+    held.booking.lock().take();
     held.end(why);
     drop(tracked);
 }

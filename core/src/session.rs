@@ -123,6 +123,14 @@ impl Session {
         loss.unwrap_or(Loss::Closed)
     }
 
+    /// Stops the keepalives and revokes the lease in the background (a closing finder
+    /// waits for it).
+    pub(crate) fn end(&self) {
+        if let Some(stop) = self.stop.lock().take() {
+            let _ = stop.send(Some(self.pending.track()));
+        }
+    }
+
     /// Stops the keepalives and revokes the lease (the keys on it go at once); waits for
     /// the revoke's answer, at most the deadline. A lease already gone is fine.
     pub(crate) async fn close(&self, pool: &Pool) {

@@ -68,6 +68,7 @@ fn lock_options(
         timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
         on_lost: Some(Arc::new(crate::userdata::error_callback(on_lost, data))),
         interrupt: None,
+        session: None,
     }
 }
 

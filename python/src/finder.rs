@@ -737,6 +737,7 @@ fn lock_options(
         timeout,
         on_lost: Some(Lost::callback(&lost)),
         interrupt: None,
+        session: None,
     };
     Ok((opts, lost))
 }

@@ -349,3 +349,53 @@ fn closing_the_finder_lets_go_of_its_locks_before_it_returns() {
     assert_eq!(c.etcdctl(&["lease", "list"]).trim(), "found 0 leases");
     held.unlock(); // after close: nothing to do, and no hang
 }
+
+/// Locks on one shared session: no lease per lock, one lock per name on it, a timed-out
+/// wait takes its key back and the session lives on, closing the session loses its locks.
+#[test]
+fn locks_share_a_session_and_go_with_it() {
+    let c = Cluster::start();
+    let (f, other) = (finder(&c), finder(&c));
+    let s = f.lock_session(Duration::from_secs(10)).unwrap();
+    let on = |timeout| LockOptions {
+        session: Some(s.clone()),
+        timeout,
+        ..LockOptions::default()
+    };
+    let a = f.lock("shared-a", on(None)).unwrap();
+    let b = f.lock("shared-b", on(None)).unwrap();
+    assert_eq!((a.lease(), b.lease()), (s.lease(), s.lease()));
+    let e = f.lock("shared-a", on(None)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    b.unlock();
+    assert!(
+        s.is_alive(),
+        "an unlock on a shared session keeps the lease"
+    );
+    assert_eq!(
+        c.etcdctl(&["lease", "list"]).lines().count(),
+        2,
+        "one lease"
+    );
+    let theirs = other.lock("shared-b", LockOptions::default()).unwrap();
+    let e = f
+        .lock("shared-b", on(Some(Duration::from_millis(300))))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DeadlineExceeded, "{e}");
+    assert_eq!(
+        waiter_keys(&c, "shared-b"),
+        [theirs.key()],
+        "the wait took its key back"
+    );
+    assert!(s.is_alive());
+    s.close();
+    await_lost(&a);
+    assert!(!a.is_valid());
+    let end = Instant::now() + WAIT;
+    while !waiter_keys(&c, "shared-a").is_empty() {
+        assert!(
+            Instant::now() < end,
+            "the session's revoke never took its keys"
+        );
+    }
+}
