@@ -12,9 +12,9 @@ use crate::change::{value_text, Change, ChangeKind};
 use crate::cluster::{self, ClusterMember, MemberStatus};
 use crate::config::{Config, Consistency};
 use crate::delivery::{apply_all, Delivery, InstancesSink, Sink};
-use crate::election::{self, Leadership};
+use crate::election::{self, Claim, Leadership};
 use crate::endpoints::Endpoint;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::exporter::{self, Render};
 use crate::hub::{Entry, Hub};
 use crate::instance::{InstanceSet, Instances};
@@ -348,7 +348,7 @@ impl Client {
         let got = self
             .lock_to(name, b"", &opts, true, lock::direct(&opts))
             .await?;
-        got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
+        lock::waited(got)
     }
 
     /// A lease of `ttl` (whole seconds) kept alive for locks and elections to share
@@ -380,25 +380,17 @@ impl Client {
         let got = self
             .lock_to(name, value, &opts, true, lock::direct(&opts))
             .await?;
-        let guard =
-            got.ok_or_else(|| Error::new(ErrorKind::Internal, "a campaign came back unheld"))?;
-        Ok(Leadership::new(guard))
+        Ok(Leadership::new(lock::waited(got)?))
     }
 
     /// Writes a new value of the leadership's key, only while it leads.
     pub async fn proclaim(&self, leadership: &Leadership, value: &[u8]) -> Result<i64> {
-        election::proclaim(&self.inner.pool, leadership, value).await
+        self.proclaim_claim(&leadership.claim(), value).await
     }
 
-    pub(crate) async fn proclaim_fenced(
-        &self,
-        name: &str,
-        key: &str,
-        token: i64,
-        lease: i64,
-        value: &[u8],
-    ) -> Result<i64> {
-        election::proclaim_key(&self.inner.pool, name, key, token, lease, value).await
+    /// [`Client::proclaim`] of a leadership's claim.
+    pub(crate) async fn proclaim_claim(&self, claim: &Claim, value: &[u8]) -> Result<i64> {
+        election::proclaim(&self.inner.pool, claim, value).await
     }
 
     /// The leader of election `name` now (linearizable), `None` when there is none.

@@ -73,6 +73,16 @@ impl Leadership {
         self.guard.fence()
     }
 
+    /// What a proclaim of this leadership needs.
+    pub(crate) fn claim(&self) -> Claim {
+        Claim {
+            name: self.name().to_string(),
+            key: self.key().to_string(),
+            token: self.token(),
+            lease: self.lease(),
+        }
+    }
+
     /// Steps down: deletes the key if it is still this leadership's, revokes the lease.
     /// Idempotent.
     pub fn resign(&self) {
@@ -85,44 +95,39 @@ impl Leadership {
     }
 }
 
-/// Writes a new value to the leader's key, only while it is still this leadership's key
-/// (its create revision is the token), on its lease: the revision of the write.
-pub(crate) async fn proclaim(pool: &Pool, l: &Leadership, value: &[u8]) -> Result<i64> {
-    proclaim_key(pool, l.name(), l.key(), l.token(), l.lease(), value).await
-}
-
-/// [`proclaim`] of a leadership given by its parts.
-pub(crate) async fn proclaim_key(
-    pool: &Pool,
-    name: &str,
-    key: &str,
+/// What a proclaim needs of a leadership: owned, so a blocking call can carry it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    name: String,
+    key: String,
     token: i64,
     lease: i64,
-    value: &[u8],
-) -> Result<i64> {
-    let (succeeded, revision) = pool
-        .run(Op::PROCLAIM, pool.cfg.deadline, |m| {
-            let mut kv = m.kv.clone();
-            let txn = Txn::new()
-                .when([Compare::create_revision(key, CompareOp::Equal, token)])
-                .and_then([TxnOp::put(
-                    key,
-                    value,
-                    Some(PutOptions::new().with_lease(lease)),
-                )]);
-            async move {
-                let resp = kv.txn(txn).await?;
-                Ok((resp.succeeded(), resp.header().map_or(0, |h| h.revision())))
-            }
-        })
-        .await?;
-    match succeeded {
-        true => Ok(revision),
-        false => Err(Error::new(
+}
+
+/// Writes a new value to the leader's key, only while it is still this leadership's key
+/// (its create revision is the token), on its lease: the revision of the write.
+pub(crate) async fn proclaim(pool: &Pool, c: &Claim, value: &[u8]) -> Result<i64> {
+    let txn = || {
+        Txn::new()
+            .when([Compare::create_revision(
+                c.key.as_str(),
+                CompareOp::Equal,
+                c.token,
+            )])
+            .and_then([TxnOp::put(
+                c.key.as_str(),
+                value,
+                Some(PutOptions::new().with_lease(c.lease)),
+            )])
+    };
+    let failed = || {
+        let (name, key) = (&c.name, &c.key);
+        Error::new(
             ErrorKind::ConditionFailed,
             format!("election {name}: {key} is no longer the leader"),
-        )),
-    }
+        )
+    };
+    crate::kv::commit(pool, Op::PROCLAIM, txn, failed).await
 }
 
 /// The leader of election `name` now (linearizable), `None` when there is none.

@@ -224,7 +224,7 @@ impl ServiceFinder {
     /// ```
     pub fn lock(&self, name: &str, opts: LockOptions) -> Result<LockGuard> {
         let got = self.lock_to(name, b"", opts, true)?;
-        got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
+        crate::lock::waited(got)
     }
 
     /// A lease for locks and elections to share; see [`Client::lock_session`].
@@ -279,28 +279,16 @@ impl ServiceFinder {
     /// ```
     pub fn campaign(&self, name: &str, value: &[u8], opts: LockOptions) -> Result<Leadership> {
         let got = self.lock_to(name, value, opts, true)?;
-        let guard =
-            got.ok_or_else(|| Error::new(ErrorKind::Internal, "a campaign came back unheld"))?;
-        Ok(Leadership::new(guard))
+        Ok(Leadership::new(crate::lock::waited(got)?))
     }
 
     /// Writes a new value of the leadership's key, only while it leads: `ConditionFailed`
     /// once it does not.
     pub fn proclaim(&self, leadership: &Leadership, value: &[u8]) -> Result<i64> {
         let client = self.shared.usable()?.clone();
-        let (key, token, lease, name) = (
-            leadership.key().to_string(),
-            leadership.token(),
-            leadership.lease(),
-            leadership.name().to_string(),
-        );
-        let value = value.to_vec();
+        let (claim, value) = (leadership.claim(), value.to_vec());
         (self.shared.runtime).block_interruptible(
-            async move {
-                client
-                    .proclaim_fenced(&name, &key, token, lease, &value)
-                    .await
-            },
+            async move { client.proclaim_claim(&claim, &value).await },
             None,
         )
     }

@@ -165,7 +165,9 @@ pub(crate) async fn delete(pool: &Pool, key: &str, opts: &WriteOptions) -> Resul
     commit(pool, opts.op(Op::KV_DELETE), txn, || opts.failed(key)).await
 }
 
-async fn commit(
+/// Commits the transaction `txn` makes (again for each try) under `op`'s retry policy:
+/// the revision when its condition held, `failed()` when it did not.
+pub(crate) async fn commit(
     pool: &Pool,
     op: Op,
     txn: impl Fn() -> Txn,

@@ -473,6 +473,11 @@ async fn session_for(
     }
 }
 
+/// The guard of a lock taken with waiting, which always comes back held.
+pub(crate) fn waited(got: Option<LockGuard>) -> Result<LockGuard> {
+    got.ok_or_else(|| Error::new(ErrorKind::Internal, "a waited lock came back unheld"))
+}
+
 /// Puts the waiter key and waits until it is the owner: the token, or `None` when `wait`
 /// is false and another holds the lock.
 async fn acquire(
@@ -587,16 +592,14 @@ fn first_create_revision(ops: &[TxnOpResponse]) -> Option<i64> {
 /// Deletes `key` only while its create revision is `token`: a retry, or an unlock after
 /// the lease expired and the name was locked again, deletes no newer lock.
 async fn delete_fenced(pool: &Pool, key: &str, token: i64) {
-    // A failure leaves nothing to do: the revoke that follows deletes the key too.
-    let _ = pool
-        .run(Op::UNLOCK, pool.cfg.deadline, |m| {
-            let mut kv = m.kv.clone();
-            let txn = Txn::new()
-                .when([Compare::create_revision(key, CompareOp::Equal, token)])
-                .and_then([TxnOp::delete(key, None)]);
-            async move { kv.txn(txn).await.map(|_| ()) }
-        })
-        .await;
+    let txn = || {
+        Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, token)])
+            .and_then([TxnOp::delete(key, None)])
+    };
+    // A failure, or a key no longer ours, leaves nothing to do: the revoke that follows
+    // deletes the key too.
+    let _ = crate::kv::commit(pool, Op::UNLOCK, txn, Error::closed).await;
 }
 
 /// `opts.on_lost` called where the loss is found (the async face's rule).
