@@ -45,6 +45,31 @@
 #define TURTLE_SERIALIZABLE 1
 
 /**
+ * The branch of operations for when every compare holds.
+ */
+#define TURTLE_THEN 0
+
+/**
+ * The branch of operations for when a compare does not hold.
+ */
+#define TURTLE_OTHERWISE 1
+
+/**
+ * A compare of a key's version (writes since created; 0: absent).
+ */
+#define TURTLE_FIELD_VERSION 1
+
+/**
+ * A compare of a key's create revision (0: absent); a lock's token.
+ */
+#define TURTLE_FIELD_CREATE_REVISION 2
+
+/**
+ * A compare of a key's mod revision (0: absent).
+ */
+#define TURTLE_FIELD_MOD_REVISION 3
+
+/**
  * Deliver the current value first (kind TURTLE_CHANGE_INITIAL), then every change.
  */
 #define TURTLE_WATCH_INITIAL 1
@@ -185,6 +210,11 @@ typedef uint32_t turtle_registration_state;
 #endif // __cplusplus
 
 /**
+ * Running for leader (`turtle_run_for_leader`) until freed. Owned by the caller.
+ */
+typedef struct turtle_candidacy turtle_candidacy;
+
+/**
  * Settings of a finder under construction. Owned by the caller; free with
  * `turtle_config_free`. Safe to use from any thread (calls are serialized).
  */
@@ -212,6 +242,13 @@ typedef struct turtle_lock_guard turtle_lock_guard;
  * revokes it. Owned by the caller; may be used from any thread.
  */
 typedef struct turtle_registration turtle_registration;
+
+/**
+ * A transaction being built (`turtle_txn_new`): compares, then the operations for when
+ * they all hold (TURTLE_THEN) and for when one does not (TURTLE_OTHERWISE). Owned by the
+ * caller, freed with `turtle_txn_free`; committing does not free it.
+ */
+typedef struct turtle_txn turtle_txn;
 
 /**
  * A running watch. Owned by the caller; free with `turtle_watch_free` (which cancels it).
@@ -467,6 +504,34 @@ typedef struct turtle_health {
  * Called on the finder's dispatcher thread when the registration's state changes.
  */
 typedef void (*turtle_state_cb)(void *user_data, turtle_registration_state state);
+
+/**
+ * What a committed transaction did; freed with `turtle_txn_result_free`.
+ */
+typedef struct turtle_txn_result {
+  /**
+   * Whether every compare held (the TURTLE_THEN operations ran).
+   */
+  bool succeeded;
+  /**
+   * The revision the transaction ran at.
+   */
+  int64_t revision;
+  /**
+   * How many entries `gets` has: one per read of the branch that ran.
+   */
+  size_t gets_len;
+  /**
+   * The reads' entries in order, each NULL for an absent key.
+   */
+  struct turtle_entry **gets;
+} turtle_txn_result;
+
+/**
+ * Called on the dispatcher thread when a candidacy wins: `leader` (valid during the
+ * call) has its key, value and token (`create_revision`).
+ */
+typedef void (*turtle_elected_cb)(void *user_data, const struct turtle_entry *leader);
 
 /**
  * One change, as a callback sees it. Every pointer in it is valid only during the call.
@@ -1169,6 +1234,139 @@ const char *turtle_last_error(void);
  * for a number that is none. Never NULL; do not free. Thread-safe.
  */
 const char *turtle_status_name(uint32_t status);
+
+/**
+ * A new, empty transaction in `*out`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_txn_new(struct turtle_txn **out);
+
+/**
+ * Frees a transaction. NULL is a no-op; a freed handle is TURTLE_INVALID_HANDLE.
+ */
+turtle_status turtle_txn_free(struct turtle_txn *txn);
+
+/**
+ * Adds a compare of the value of `key` with the `len` bytes at `value`; `op` is "==",
+ * "!=", ">" or "<". A compare of an absent key's value never holds.
+ *
+ * # Safety
+ * `key` and `op` are NULL or NUL-terminated; `value` is NULL with `len` 0, or `len`
+ * readable bytes.
+ */
+turtle_status turtle_txn_when_value(struct turtle_txn *txn,
+                                    const char *key,
+                                    const char *op,
+                                    const uint8_t *value,
+                                    size_t len);
+
+/**
+ * Adds a compare of a number of `key` (`field`: TURTLE_FIELD_VERSION,
+ * TURTLE_FIELD_CREATE_REVISION or TURTLE_FIELD_MOD_REVISION) with `number`.
+ *
+ * # Safety
+ * `key` and `op` are NULL or NUL-terminated.
+ */
+turtle_status turtle_txn_when_number(struct turtle_txn *txn,
+                                     const char *key,
+                                     uint32_t field,
+                                     const char *op,
+                                     int64_t number);
+
+/**
+ * Adds the compare that holds only while the lock (or leadership) `owner` is held.
+ */
+turtle_status turtle_txn_when_owner(struct turtle_txn *txn, struct turtle_lock_guard *owner);
+
+/**
+ * Adds to `branch` a write of the `len` bytes at `value` at `key`.
+ *
+ * # Safety
+ * `key` is NULL or NUL-terminated; `value` is NULL with `len` 0, or `len` readable bytes.
+ */
+turtle_status turtle_txn_put(struct turtle_txn *txn,
+                             uint32_t branch,
+                             const char *key,
+                             const uint8_t *value,
+                             size_t len);
+
+/**
+ * Adds to `branch` a delete of `key`.
+ *
+ * # Safety
+ * `key` is NULL or NUL-terminated.
+ */
+turtle_status turtle_txn_delete(struct turtle_txn *txn, uint32_t branch, const char *key);
+
+/**
+ * Adds to `branch` a read of `key` (one entry of the result's `gets`).
+ *
+ * # Safety
+ * `key` is NULL or NUL-terminated.
+ */
+turtle_status turtle_txn_get(struct turtle_txn *txn, uint32_t branch, const char *key);
+
+/**
+ * Commits `txn` on `finder`: `*out` is a new result. A compare that does not hold is no
+ * error (`succeeded` is false). One that writes is retried only when it cannot have
+ * reached a member.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_txn_commit(struct turtle_finder *finder,
+                                struct turtle_txn *txn,
+                                struct turtle_txn_result **out);
+
+/**
+ * Frees a result of `turtle_txn_commit` and its entries. NULL is a no-op.
+ *
+ * # Safety
+ * `result` is NULL or a result from libturtle not yet freed.
+ */
+void turtle_txn_result_free(struct turtle_txn_result *result);
+
+/**
+ * Runs for leader of election `name` with the `len` bytes at `value`, a lease of `ttl_s`
+ * whole seconds (0 means 10) per campaign, until `turtle_candidacy_free`: `on_elected` at
+ * each win, `on_lost` (TURTLE_SESSION_LOST and why) at each loss, both on the dispatcher
+ * thread (either may be NULL); after a loss it campaigns again, after a failed campaign
+ * with a backoff. `release` is called exactly once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `value` is NULL with `len` 0, or `len` readable bytes;
+ * `out` is NULL or writable; the callbacks may be called with `user_data` from the
+ * dispatcher thread until `release` is called.
+ */
+turtle_status turtle_run_for_leader(struct turtle_finder *finder,
+                                    const char *name,
+                                    const uint8_t *value,
+                                    size_t len,
+                                    uint64_t ttl_s,
+                                    turtle_elected_cb on_elected,
+                                    turtle_error_cb on_lost,
+                                    void *user_data,
+                                    turtle_release_cb release,
+                                    struct turtle_candidacy **out);
+
+/**
+ * Whether the candidacy surely leads now (no I/O), and its token while it does (0 while
+ * it campaigns). Each out-parameter may be NULL.
+ *
+ * # Safety
+ * The out-parameters are each NULL or writable.
+ */
+turtle_status turtle_candidacy_info(struct turtle_candidacy *candidacy,
+                                    bool *leading,
+                                    int64_t *token);
+
+/**
+ * Stops running and frees the candidacy: resigns if leading, waiting for that at most
+ * the finder's deadline and a second. NULL is a no-op.
+ */
+turtle_status turtle_candidacy_free(struct turtle_candidacy *candidacy);
 
 /**
  * Watches service `name`: `on_change` runs on the finder's dispatcher thread after every

@@ -28,6 +28,7 @@ use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOption
 use crate::pool::{MemberHealth, Pool};
 use crate::registration::{self, Registration};
 use crate::retry::Op;
+use crate::txn::{self, Txn, TxnResult};
 
 /// An etcd v3 service-discovery client for async code. Cheap to clone; all clones share
 /// one connection per member and one watch stream. Background tasks run on the tokio
@@ -413,6 +414,13 @@ impl Client {
     /// Deletes the etcd key `key` if `opts`' conditions hold: the revision of the delete.
     pub async fn delete(&self, key: &str, opts: WriteOptions) -> Result<i64> {
         kv::delete(&self.inner.pool, key, &opts).await
+    }
+
+    /// Commits the transaction `txn` (see [`Txn`]): whether its compares held, its
+    /// revision and its reads. One that writes is retried only when it cannot have
+    /// reached a member; a compare that does not hold is no error (`succeeded` is false).
+    pub async fn txn(&self, txn: &Txn) -> Result<TxnResult> {
+        txn::commit(&self.inner.pool, txn).await
     }
 
     /// A lock whose loss goes to `on_lost`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::candidacy::{self, Candidacy, OnElected};
 use crate::change::Leader;
 use crate::change::{value_text, Change};
 use crate::client::Client;
@@ -20,11 +21,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::instance::{Instances, RegistrationState};
 use crate::keys::Target;
 use crate::kv::{Entry, WriteOptions};
-use crate::lock::{LockGuard, LockOptions, LockSession};
+use crate::lock::{LockGuard, LockOptions, LockSession, OnLost};
 use crate::options::{OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 use crate::pool::MemberHealth;
 use crate::registration::Registration;
 use crate::runtime::RuntimeThread;
+use crate::txn::{Txn, TxnResult};
 
 /// Service lookups and watches for code that does not run tokio.
 ///
@@ -300,6 +302,47 @@ impl ServiceFinder {
         (self.shared.runtime).block_interruptible(async move { client.leader(&name).await }, None)
     }
 
+    /// Runs for leader of election `name` with `value` until the candidacy is stopped or
+    /// dropped (see [`Candidacy`]): `on_elected` and `on_lost` run on the dispatcher
+    /// thread, a loss queued before any later callback of this finder.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use turtle_finder::{ServiceFinder, Config, LockOptions};
+    /// let finder = ServiceFinder::new(Config::from_env()?)?;
+    /// let running = finder.run_for_leader(
+    ///     "scheduler",
+    ///     b"host-a",
+    ///     LockOptions::default(),
+    ///     Arc::new(|leader| println!("leading with token {}", leader.revision)),
+    ///     Arc::new(|why| eprintln!("no longer leading: {why}")),
+    /// )?;
+    /// // ... later: resigns if leading.
+    /// running.stop();
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
+    pub fn run_for_leader(
+        &self,
+        name: &str,
+        value: &[u8],
+        opts: LockOptions,
+        on_elected: OnElected,
+        on_lost: OnLost,
+    ) -> Result<Candidacy> {
+        let client = self.shared.usable()?.clone();
+        let callback = move |d| match d {
+            Delivery::Leader(Some(l)) => on_elected(&l),
+            Delivery::Error(e) => on_lost(&e),
+            _ => {}
+        };
+        let events = self.shared.dispatcher.slot(Box::new(callback), 16) as Arc<dyn Sink>;
+        let (name, value) = (name.to_string(), value.to_vec());
+        (self.shared.runtime).block_interruptible(
+            async move { candidacy::start(client, &name, &value, opts, events) },
+            None,
+        )
+    }
+
     /// Calls `callback` on the dispatcher thread with the leader of election `name` first,
     /// then each time the leader or its value changes (`None`: there is none), with every
     /// guarantee of a watch (resumed across failover and compaction).
@@ -345,6 +388,24 @@ impl ServiceFinder {
         let key = key.to_string();
         (self.shared.runtime)
             .block_interruptible(async move { client.delete(&key, opts).await }, None)
+    }
+
+    /// Commits the transaction `txn`; see [`Client::txn`].
+    ///
+    /// ```no_run
+    /// # use turtle_finder::{ServiceFinder, Config, LockOptions, Operation, Txn};
+    /// let finder = ServiceFinder::new(Config::from_env()?)?;
+    /// let guard = finder.lock("jobs", LockOptions::default())?;
+    /// let done = Txn::new()
+    ///     .when([guard.owner_cmp()])
+    ///     .then([Operation::put("/jobs/state", "done"), Operation::delete("/jobs/next")]);
+    /// assert!(finder.txn(&done)?.succeeded, "the lock was lost before the write");
+    /// # Ok::<(), turtle_finder::Error>(())
+    /// ```
+    pub fn txn(&self, txn: &Txn) -> Result<TxnResult> {
+        let client = self.shared.usable()?.clone();
+        let txn = txn.clone();
+        (self.shared.runtime).block_interruptible(async move { client.txn(&txn).await }, None)
     }
 
     /// A dispatcher slot for a registration's callbacks; it lets itself go once the

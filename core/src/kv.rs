@@ -26,6 +26,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    pub(crate) fn of(kv: &etcd_client::KeyValue) -> Entry {
+        Entry {
+            key: String::from_utf8_lossy(kv.key()).into_owned(),
+            value: kv.value().to_vec(),
+            create_revision: kv.create_revision(),
+            mod_revision: kv.mod_revision(),
+            version: kv.version(),
+            lease: kv.lease(),
+        }
+    }
+
     /// The value as text; an error (not a mangled string) when it is not valid UTF-8.
     pub fn value_str(&self) -> Result<&str> {
         std::str::from_utf8(&self.value).map_err(|e| {
@@ -129,14 +140,7 @@ pub(crate) async fn get(pool: &Pool, key: &str) -> Result<Option<Entry>> {
         let mut kv = m.kv.clone();
         async move {
             let resp = kv.get(key, None).await?;
-            Ok(resp.kvs().first().map(|kv| Entry {
-                key: key.to_string(),
-                value: kv.value().to_vec(),
-                create_revision: kv.create_revision(),
-                mod_revision: kv.mod_revision(),
-                version: kv.version(),
-                lease: kv.lease(),
-            }))
+            Ok(resp.kvs().first().map(Entry::of))
         }
     })
     .await

@@ -13,9 +13,10 @@
 // Layers, each using only those above it: error, settings, clock, sigpipe, threads; keys, failure; retry,
 // endpoints, change, security, metrics, exporter, latency; instance, discovery, auth, tls; config,
 // delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
-// hub, cluster, kv; registration, membership, lock; election; client; finder.
+// hub, cluster, kv; registration, membership, lock; election; txn; client; candidacy; finder.
 mod auth;
 mod cache;
+mod candidacy;
 mod change;
 mod client;
 mod clock;
@@ -53,8 +54,10 @@ mod settings;
 mod sigpipe;
 mod threads;
 mod tls;
+mod txn;
 mod waits;
 
+pub use candidacy::{Candidacy, OnElected};
 pub use change::{value_text, Change, ChangeKind, Leader};
 pub use client::{Client, InstancesStream, WatchStream};
 pub use cluster::{ClusterMember, MemberStatus};
@@ -73,6 +76,7 @@ pub use lock::{LockGuard, LockOptions, LockSession, OnLost};
 pub use options::{Interrupt, OnError, OnState, ReadOptions, RegisterOptions, WatchOptions};
 pub use pool::MemberHealth;
 pub use registration::{Registration, DEFAULT_TTL};
+pub use txn::{Cmp, Condition, Field, Operation, Txn, TxnResult};
 /// The table of settings and their defaults (see [`settings::SETTINGS`]).
 pub mod settings_table {
     pub use crate::settings::{

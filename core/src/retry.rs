@@ -90,6 +90,8 @@ impl Op {
     pub(crate) const KV_DELETE: Op = idempotent("kv_delete");
     /// A write under a condition: applied twice, the second would fail its condition.
     pub(crate) const TXN: Op = write("txn");
+    /// A transaction that only compares and reads.
+    pub(crate) const TXN_READ: Op = read("txn_read");
 
     /// Whether a slow first member makes the pool ask the next one too.
     pub(crate) fn hedged(self) -> bool {

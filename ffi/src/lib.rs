@@ -20,6 +20,7 @@ mod lock;
 mod monitoring;
 mod registration;
 mod status;
+mod txn;
 mod userdata;
 mod views;
 mod watch;
@@ -31,6 +32,7 @@ pub use lock::*;
 pub use monitoring::*;
 pub use registration::*;
 pub use status::*;
+pub use txn::*;
 pub use userdata::{turtle_error_cb, turtle_release_cb};
 pub use watch::*;
 

@@ -26,7 +26,7 @@ pub(crate) enum Held {
 }
 
 impl Held {
-    fn fence(&self) -> Fence {
+    pub(crate) fn fence(&self) -> Fence {
         match self {
             Held::Lock(g) => g.fence(),
             Held::Lead(l) => l.fence(),
@@ -46,7 +46,7 @@ impl Held {
     }
 }
 
-static LOCKS: Table<Held> = Table::new(6, "turtle_lock_guard");
+pub(crate) static LOCKS: Table<Held> = Table::new(6, "turtle_lock_guard");
 
 /// The options of a lock or campaign from C arguments. `ttl_s` 0 means 10; `timeout_ms` 0
 /// waits until it is had. `on_lost` (may be NULL) runs once on the dispatcher thread if
@@ -350,7 +350,7 @@ struct OwnedEntry {
     _value: Box<[u8]>,
 }
 
-fn entry_out(e: Entry) -> *mut turtle_entry {
+pub(crate) fn entry_out(e: Entry) -> *mut turtle_entry {
     let key = c_string(&e.key);
     let value = e.value.into_boxed_slice();
     let owned = Box::new(OwnedEntry {
@@ -440,7 +440,7 @@ pub unsafe extern "C" fn turtle_entry_free(entry: *mut turtle_entry) {
 ///
 /// # Safety
 /// `p` is NULL or points to `len` readable bytes.
-unsafe fn arg_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], FfiError> {
+pub(crate) unsafe fn arg_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], FfiError> {
     match (p.is_null(), len) {
         (true, 0) => Ok(&[]),
         (true, _) => Err(FfiError::invalid(format!(

@@ -13,12 +13,14 @@ use turtle_finder::{
     WatchOptions, WriteOptions,
 };
 
+use crate::candidacy::{self, Candidacy};
 use crate::errors::{to_py, IntoPy};
 use crate::instances::Instances;
 use crate::lock::{Entry, Guard, Held, Leader, Leadership, Lock, Lost};
 use crate::monitoring::{Member, MemberStatus};
 use crate::registration::Registration;
 use crate::registry;
+use crate::txn::Txn;
 use crate::watch::{self, Owner, Watch};
 
 /// A number of seconds as a duration; negative, NaN and infinite are errors naming `what`.
@@ -555,6 +557,42 @@ impl ServiceFinder {
         })?;
         let held = Held::new(py, Guard::Lead(l), lost, slf.clone().unbind())?;
         Ok(Leadership { held })
+    }
+
+    /// Runs for leader of election `name` with `value` (str or bytes) on a lease of `ttl`
+    /// whole seconds per campaign, until the returned `Candidacy` is stopped:
+    /// `on_elected(leader)` after each win, `on_lost(exc)` (a `SessionLostError`) after
+    /// each loss, both on the dispatcher thread; it campaigns again after a loss, and
+    /// after a failed campaign with a backoff.
+    #[pyo3(signature = (name, value, on_elected, on_lost=None, ttl=10.0))]
+    fn run_for_leader(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        name: &str,
+        value: &Bound<'_, PyAny>,
+        on_elected: Bound<'_, PyAny>,
+        on_lost: Option<Bound<'_, PyAny>>,
+        ttl: f64,
+    ) -> PyResult<Candidacy> {
+        let value = bytes_of(value)?;
+        let (on_elected, on_lost) = watch::callables(on_elected, on_lost)?;
+        let opts = LockOptions {
+            ttl: seconds("ttl", ttl).py(py)?,
+            ..LockOptions::default()
+        };
+        let (elected, lost) = (candidacy::on_elected(on_elected), watch::on_error(on_lost));
+        let finder = slf.get().inner.clone();
+        let inner = py
+            .detach(move || finder.run_for_leader(name, &value, opts, elected, Arc::new(lost)))
+            .py(py)?;
+        let _finder = slf.clone().unbind();
+        Ok(Candidacy { inner, _finder })
+    }
+
+    /// A new transaction: `finder.txn().when(*compares).then(*ops).otherwise(*ops)
+    /// .commit()`; see `Txn`.
+    fn txn(slf: &Bound<'_, Self>) -> Txn {
+        Txn::new(slf.clone().unbind())
     }
 
     /// The leader of election `name` now (a linearizable read): a `Leader`, or None.

@@ -2,6 +2,7 @@
 //! translates: Python arguments in, turtle-finder calls made with the GIL released,
 //! errors out as the exception classes of `turtle_finder._errors`.
 
+mod candidacy;
 mod change;
 mod errors;
 mod finder;
@@ -10,6 +11,7 @@ mod lock;
 mod monitoring;
 mod registration;
 mod registry;
+mod txn;
 mod watch;
 
 use pyo3::prelude::*;
@@ -26,6 +28,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lock::Entry>()?;
     m.add_class::<lock::Leadership>()?;
     m.add_class::<lock::Leader>()?;
+    m.add_class::<txn::Txn>()?;
+    m.add_class::<txn::Compare>()?;
+    m.add_class::<txn::Op>()?;
+    m.add_class::<txn::TxnResult>()?;
+    m.add_class::<candidacy::Candidacy>()?;
     m.add_class::<monitoring::Member>()?;
     m.add_class::<monitoring::MemberStatus>()?;
     m.add_function(wrap_pyfunction!(registry::_close_all, m)?)?;

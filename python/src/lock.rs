@@ -222,6 +222,13 @@ impl Lock {
         self.held.on_lost(py, callback)
     }
 
+    /// The compare that holds only while this lock is held, for `finder.txn().when(...)`.
+    fn owner_cmp(&self) -> crate::txn::Compare {
+        crate::txn::Compare {
+            inner: self.held.fence().owner_cmp(),
+        }
+    }
+
     /// Lets go: deletes the key only if it is still this lock's, and revokes its lease.
     /// Idempotent; waits for etcd's answer (the finder's timeout and a second at most).
     fn unlock(&self, py: Python<'_>) {
@@ -310,6 +317,13 @@ impl Leadership {
         py.detach(|| finder.proclaim(l, &bytes)).py(py)
     }
 
+    /// The compare that holds only while this leads, for `finder.txn().when(...)`.
+    fn owner_cmp(&self) -> crate::txn::Compare {
+        crate::txn::Compare {
+            inner: self.held.fence().owner_cmp(),
+        }
+    }
+
     /// Steps down: deletes the key if it is still this leadership's, revokes its lease.
     /// Idempotent.
     fn resign(&self, py: Python<'_>) {
@@ -380,6 +394,7 @@ impl Leader {
 
 /// A key as read: `value` (str, or bytes when not UTF-8) and its revisions.
 #[pyclass(module = "turtle_finder._native", frozen)]
+#[derive(Clone)]
 pub(crate) struct Entry {
     inner: turtle_finder::Entry,
 }

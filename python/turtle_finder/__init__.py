@@ -21,7 +21,9 @@ from ._errors import (
     UnavailableError,
 )
 from ._native import (
+    Candidacy,
     Change,
+    Compare,
     Entry,
     Instance,
     Instances,
@@ -30,8 +32,11 @@ from ._native import (
     Lock,
     Member,
     MemberStatus,
+    Op,
     Registration,
     ServiceFinder,
+    Txn,
+    TxnResult,
     Watch,
     __version__,
     _close_all,
@@ -41,8 +46,10 @@ from ._native import (
 atexit.register(_close_all)
 
 __all__ = [
+    "Candidacy",
     "Change",
     "ClosedError",
+    "Compare",
     "ConditionFailedError",
     "DeadlineExceededError",
     "Entry",
@@ -56,11 +63,14 @@ __all__ = [
     "Lock",
     "Member",
     "MemberStatus",
+    "Op",
     "PermissionDeniedError",
     "Registration",
     "ServiceFinder",
     "SessionLostError",
     "TurtleError",
+    "Txn",
+    "TxnResult",
     "UnavailableError",
     "Watch",
     "__version__",

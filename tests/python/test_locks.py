@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import turtle_finder as tf
@@ -136,3 +137,83 @@ def test_candidates_lead_in_turn_and_observers_see_each_leader(cluster: Cluster,
         with a.campaign("py-sched", "x"), b.campaign("py-sched", "y", timeout=0.3):
             pass
     assert not leading.is_valid() and leading.lost.is_set()
+
+
+def test_a_transaction_writes_together_only_when_its_compares_hold(cluster: Cluster) -> None:
+    f = finder(cluster)
+    rev = f.put("/py-txn/job", "queued")
+    start = (
+        f.txn()
+        .when(
+            tf.Compare.value("/py-txn/job", "==", "queued"),
+            tf.Compare.mod_revision("/py-txn/job", "==", rev),
+            tf.Compare.create_revision("/py-txn/owner", "==", 0),
+        )
+        .then(tf.Op.put("/py-txn/job", "running"), tf.Op.put("/py-txn/owner", b"py"), tf.Op.get("/py-txn/job"))
+        .otherwise(tf.Op.get("/py-txn/job"), tf.Op.get("/py-txn/absent"))
+    )
+    first = start.commit()
+    assert first.succeeded and first
+    (job,) = first.gets
+    assert job is not None and (job.value, job.mod_revision) == ("running", first.revision)
+    second = start.commit()
+    assert not second.succeeded and not second
+    assert second.revision == first.revision
+    got = second.gets
+    assert got[0] is not None and got[0].value == "running" and got[1] is None
+    # Under a lock's owner compare: lands while held, not once its key is gone.
+    with f.lock("py-txn-lock") as held:
+        fenced = f.txn().when(held.owner_cmp()).then(tf.Op.put("/py-txn/fenced", "1"))
+        assert fenced.commit().succeeded
+        cluster.delete(held.key)
+        assert held.lost.wait(20)
+        assert not fenced.commit().succeeded
+
+
+def test_bad_transactions_are_clear_errors(cluster: Cluster) -> None:
+    f = finder(cluster)
+    with pytest.raises(ValueError, match="comparison"):
+        tf.Compare.version("/k", "=", 1)
+    with pytest.raises(TypeError):
+        tf.Op.put("/k", 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        f.txn().then("not an op")  # type: ignore[arg-type]
+    with pytest.raises(tf.InvalidArgumentError, match="twice"):
+        f.txn().then(tf.Op.put("/k", "a"), tf.Op.delete("/k")).commit()
+    with pytest.raises(tf.InvalidArgumentError, match="too many operations"):
+        f.txn().then(*[tf.Op.put(f"/many/{i}", "x") for i in range(129)]).commit()
+    assert f.get("/k") is None and f.get("/many/0") is None
+
+
+def test_a_candidate_runs_again_after_a_loss_until_stopped(cluster: Cluster) -> None:
+    a, b = finder(cluster), finder(cluster)
+    heard_a, heard_b = Recorder(), Recorder()
+
+    def won_by(heard: Recorder) -> Callable[[tf.Leader], None]:
+        return lambda leader: heard(("won", leader.value, leader.revision))
+
+    running_a = a.run_for_leader("py-cron", "a", won_by(heard_a), heard_a)
+    won, value, first = heard_a.next()
+    assert (won, value) == ("won", "a") and running_a.is_leading() and running_a.token == first
+    with b.run_for_leader("py-cron", b"b", won_by(heard_b), heard_b) as running_b:
+        assert running_b.last_error is None
+        deadline = time.monotonic() + 20
+        while len(cluster.call("keys py-cron/")["keys"]) < 2:
+            assert time.monotonic() < deadline, "b never put its key"
+        leader = a.leader("py-cron")
+        assert leader is not None
+        cluster.delete(leader.key)
+        assert isinstance(heard_a.next(), tf.SessionLostError)
+        won, value, second = heard_b.next()
+        assert (won, value) == ("won", "b") and second > first
+        assert not running_a.is_leading() and running_a.token is None
+    # b resigned on leaving its block: a, running again, leads.
+    won, _, third = heard_a.next()
+    assert won == "won" and third > second
+    running_a.stop()
+    running_a.stop()
+    assert a.leader("py-cron") is None
+    with pytest.raises(TypeError):
+        a.run_for_leader("py-cron", "a", "not callable")  # type: ignore[arg-type]
+    with pytest.raises(tf.InvalidArgumentError):
+        a.run_for_leader("", "a", print)

@@ -147,6 +147,11 @@ fn c_locks_fenced_writes_and_elections_under_sanitizers() {
 }
 
 #[test]
+fn c_transactions_and_running_for_leader_under_sanitizers() {
+    run_c_test("transactions");
+}
+
+#[test]
 fn c_random_call_sequences_under_sanitizers() {
     run_c_test("fuzz");
 }

@@ -31,6 +31,21 @@ fn next(rx: &Receiver<Option<String>>) -> Option<String> {
     rx.recv_timeout(WAIT).expect("the observer heard nothing")
 }
 
+/// Waits until election `name` has `n` candidates' keys (nothing outside the finders
+/// tells of a key put).
+fn await_candidates(c: &Cluster, name: &str, n: usize) {
+    let end = Instant::now() + WAIT;
+    let prefix = format!("{name}/");
+    loop {
+        let out = c.etcdctl(&["get", "--prefix", "--keys-only", &prefix]);
+        if out.lines().filter(|l| !l.is_empty()).count() == n {
+            return;
+        }
+        assert!(Instant::now() < end, "never {n} candidates: {out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn candidates_lead_in_turn_and_observers_see_each_leader_and_none() {
     let c = Cluster::start();
@@ -53,19 +68,7 @@ fn candidates_lead_in_turn_and_observers_see_each_leader_and_none() {
             .unwrap();
         (b, l)
     });
-    let end = Instant::now() + WAIT;
-    while c
-        .etcdctl(&["get", "--prefix", "--keys-only", "sched/"])
-        .lines()
-        .filter(|l| !l.is_empty())
-        .count()
-        < 2
-    {
-        assert!(
-            Instant::now() < end,
-            "the second candidate never put its key"
-        );
-    }
+    await_candidates(&c, "sched", 2);
     a.proclaim(&leading, b"a2").unwrap();
     assert_eq!(
         next(&seen).as_deref(),
@@ -133,4 +136,88 @@ fn turtle_and_etcdctl_elect_see_each_others_leaders() {
     listen.kill().unwrap();
     listen.wait().unwrap();
     mine.resign();
+}
+
+/// What a candidacy's callbacks heard, in order.
+#[derive(Debug, PartialEq)]
+enum Heard {
+    Elected(String, i64),
+    Lost(ErrorKind),
+}
+
+fn running(
+    f: &ServiceFinder,
+    name: &str,
+    value: &str,
+) -> (turtle_finder::Candidacy, Receiver<Heard>) {
+    let (tx, rx) = unbounded();
+    let (won, lost) = (tx.clone(), tx);
+    let c = f
+        .run_for_leader(
+            name,
+            value.as_bytes(),
+            LockOptions::default(),
+            std::sync::Arc::new(move |l| {
+                let v = l.value_str().unwrap().to_string();
+                won.send(Heard::Elected(v, l.revision)).unwrap();
+            }),
+            std::sync::Arc::new(move |e| lost.send(Heard::Lost(e.kind())).unwrap()),
+        )
+        .unwrap();
+    (c, rx)
+}
+
+fn heard(rx: &Receiver<Heard>) -> Heard {
+    rx.recv_timeout(WAIT).expect("the candidacy heard nothing")
+}
+
+#[test]
+fn a_candidate_runs_again_after_a_loss_until_stopped() {
+    let c = Cluster::start();
+    let (fa, fb) = (finder(&c), finder(&c));
+    let (a, a_heard) = running(&fa, "cron", "a");
+    let Heard::Elected(v, first) = heard(&a_heard) else {
+        panic!("not elected first")
+    };
+    assert_eq!(v, "a");
+    assert!(a.is_leading());
+    assert_eq!(a.leadership().unwrap().token(), first);
+    let (b, b_heard) = running(&fb, "cron", "b");
+    // a loses its leadership under it (its key deleted): it hears so, b leads, and a
+    // runs again behind b.
+    let a_key = a.leadership().unwrap().key().to_string();
+    await_candidates(&c, "cron", 2);
+    c.etcdctl(&["del", &a_key]);
+    assert_eq!(heard(&a_heard), Heard::Lost(ErrorKind::SessionLost));
+    let Heard::Elected(v, second) = heard(&b_heard) else {
+        panic!("b not elected")
+    };
+    assert_eq!(v, "b");
+    assert!(second > first, "tokens grow");
+    assert!(!a.is_leading());
+    // b stops (resigns): a, running again, leads with a newer token.
+    b.stop();
+    assert!(!b.is_leading());
+    let Heard::Elected(_, third) = heard(&a_heard) else {
+        panic!("a not elected again")
+    };
+    assert!(third > second);
+    a.stop();
+    a.stop(); // idempotent
+    assert_eq!(
+        fa.leader("cron").unwrap(),
+        None,
+        "no leader once both stopped"
+    );
+    assert!(a_heard.try_recv().is_err() && b_heard.try_recv().is_err());
+    let e = fa
+        .run_for_leader(
+            "",
+            b"x",
+            LockOptions::default(),
+            std::sync::Arc::new(|_| {}),
+            std::sync::Arc::new(|_| {}),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }

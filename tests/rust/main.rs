@@ -15,4 +15,5 @@ mod resources;
 mod secure;
 mod services;
 mod threads;
+mod transactions;
 mod watch;
