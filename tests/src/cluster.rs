@@ -352,7 +352,11 @@ impl Cluster {
             }
             assert!(
                 rc == pid as libc::pid_t && libc::WIFSTOPPED(status),
-                "member {i} did not stop"
+                "member {i} did not stop (waitpid {rc}, status {status:#x}: {})",
+                match libc::WIFEXITED(status) {
+                    true => format!("it exited with {}", libc::WEXITSTATUS(status)),
+                    false => "not an exit".to_string(),
+                }
             );
             return;
         }
