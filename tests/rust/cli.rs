@@ -608,59 +608,56 @@ fn signal(child: &std::process::Child, sig: i32) {
     unsafe { libc::kill(child.id() as i32, sig) };
 }
 
-/// etcd 3.4's Lock RPC grants to a waiter whose lease expired (etcd #9921). A `turtle
-/// lock` waiter stopped (SIGSTOP) until its lease expired, resumed after the holder let
-/// go, never runs its command: it fails, and no key of it is left.
+/// etcd 3.4's Lock and Campaign RPCs grant to a waiter whose lease expired (etcd #9921).
+/// A `turtle lock` waiter (and a `turtle elect` candidate) stopped (SIGSTOP) until its
+/// lease expired, resumed after the holder let go, never runs its command (never says it
+/// leads): it fails, and no key of it is left.
 #[test]
-fn a_waiter_paused_past_its_ttl_never_gets_the_lock() {
+fn a_waiter_or_candidate_paused_past_its_ttl_never_gets_the_lock() {
     let c = Cluster::start();
     let f = turtle_finder::ServiceFinder::new(turtle_finder::Config::new(c.endpoints()).unwrap())
         .unwrap();
-    let held = f
-        .lock("paused", turtle_finder::LockOptions::default())
-        .unwrap();
     let endpoints = c.endpoints().join(",");
-    let waiter = turtle(&[
-        "--endpoints",
-        &endpoints,
-        "lock",
-        "--ttl",
-        "2",
-        "paused",
-        "--",
-        "echo",
-        "GOT",
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    while lock_keys(&c, "paused").len() < 2 {
-        assert!(Instant::now() < end, "the waiter never put its key");
-    }
-    signal(&waiter, libc::SIGSTOP);
-    // Its lease expires while it is stopped: etcd deletes its key.
-    while lock_keys(&c, "paused").len() > 1 {
-        assert!(
-            Instant::now() < end + Duration::from_secs(10),
-            "the waiter's lease never expired"
+    let lock = ["lock", "--ttl", "2", "paused", "--", "echo", "GOT"];
+    let elect = ["elect", "--ttl", "2", "paused-e", "GOT"];
+    for (name, args) in [("paused", &lock[..]), ("paused-e", &elect[..])] {
+        let held = f
+            .lock(name, turtle_finder::LockOptions::default())
+            .unwrap();
+        let mut all = vec!["--endpoints", endpoints.as_str()];
+        all.extend(args);
+        let waiter = turtle(&all)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        while lock_keys(&c, name).len() < 2 {
+            assert!(Instant::now() < end, "the waiter never put its key");
+        }
+        signal(&waiter, libc::SIGSTOP);
+        // Its lease expires while it is stopped: etcd deletes its key.
+        while lock_keys(&c, name).len() > 1 {
+            assert!(
+                Instant::now() < end + Duration::from_secs(10),
+                "the waiter's lease never expired"
+            );
+        }
+        held.unlock();
+        signal(&waiter, libc::SIGCONT);
+        let out = waiter.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
         );
+        assert!(
+            !stdout.contains("GOT") && !stdout.contains("leading"),
+            "{name}: held what it did not: {stdout}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("lock {name}/")), "{stderr}");
+        assert!(lock_keys(&c, name).is_empty());
     }
-    held.unlock();
-    signal(&waiter, libc::SIGCONT);
-    let out = waiter.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        !stdout.contains("GOT"),
-        "ran under a lock it did not hold: {stdout}"
-    );
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("lock paused/"), "{stderr}");
-    assert!(lock_keys(&c, "paused").is_empty());
 }
 
 /// A `turtle lock` holder stopped for twice its TTL while another takes the lock: resumed,
