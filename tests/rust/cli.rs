@@ -621,9 +621,7 @@ fn a_waiter_or_candidate_paused_past_its_ttl_never_gets_the_lock() {
     let lock = ["lock", "--ttl", "2", "paused", "--", "echo", "GOT"];
     let elect = ["elect", "--ttl", "2", "paused-e", "GOT"];
     for (name, args) in [("paused", &lock[..]), ("paused-e", &elect[..])] {
-        let held = f
-            .lock(name, turtle_finder::LockOptions::default())
-            .unwrap();
+        let held = f.lock(name, turtle_finder::LockOptions::default()).unwrap();
         let mut all = vec!["--endpoints", endpoints.as_str()];
         all.extend(args);
         let waiter = turtle(&all)

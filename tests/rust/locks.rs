@@ -399,3 +399,106 @@ fn locks_share_a_session_and_go_with_it() {
         );
     }
 }
+
+/// A finder whose every member is behind a proxy of the test's own.
+fn behind_proxies(c: &Cluster) -> (ServiceFinder, Vec<turtle_tests::Proxy>) {
+    let proxies: Vec<_> = (0..c.len())
+        .map(|i| turtle_tests::Proxy::start(&c.endpoint(i)).unwrap())
+        .collect();
+    let endpoints: Vec<String> = proxies.iter().map(|p| p.endpoint()).collect();
+    (
+        ServiceFinder::new(Config::new(endpoints).unwrap()).unwrap(),
+        proxies,
+    )
+}
+
+/// The proxy in front of the member the finder sends to now, after a read warmed it.
+fn serving<'p>(f: &ServiceFinder, proxies: &'p [turtle_tests::Proxy]) -> &'p turtle_tests::Proxy {
+    f.get("/warm").unwrap();
+    let now = f.preferred_member().to_string();
+    (proxies.iter())
+        .find(|p| p.endpoint() == now)
+        .expect("the preferred member is one of the proxies")
+}
+
+/// How many calls of `operation` another member answered than the one asked first.
+fn failovers(f: &ServiceFinder, operation: &str) -> u64 {
+    let line = format!("turtle_failovers_total{{operation=\"{operation}\"}} ");
+    let text = f.metrics().unwrap();
+    (text.lines())
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// Answers lost on the way back (the member does what it was asked; the client never
+/// hears): the acquire retried on another member finds its own key (no second waiter),
+/// the unlock and the resign retried delete nothing of a newer lock on the same session.
+#[test]
+fn answers_lost_on_the_way_back_leave_no_second_key_and_delete_no_newer_lock() {
+    use turtle_tests::Mode;
+    let c = Cluster::start();
+    let (f, proxies) = behind_proxies(&c);
+    let session = f.lock_session(Duration::from_secs(10)).unwrap();
+    let on_session = || LockOptions {
+        session: Some(session.clone()),
+        timeout: Some(WAIT),
+        ..LockOptions::default()
+    };
+    // Acquire: the waiter key is put, its answer lost, the put retried elsewhere.
+    let deaf = serving(&f, &proxies);
+    deaf.set(Mode::Deaf);
+    let first = f.lock("deaf", on_session()).unwrap();
+    deaf.set(Mode::Pass);
+    assert!(
+        failovers(&f, "lock") >= 1,
+        "the put went to another member too"
+    );
+    assert_eq!(
+        waiter_keys(&c, "deaf"),
+        [first.key()],
+        "one key, the lock's"
+    );
+    let created = c.etcdctl(&["get", first.key(), "-w", "json"]);
+    assert!(
+        created.contains(&format!("\"create_revision\":{}", first.token())),
+        "{created}"
+    );
+    // Unlock: the fenced delete applied, its answer lost; then a newer lock on the same
+    // session (the same key) is untouched by the retry.
+    let deaf = serving(&f, &proxies);
+    deaf.set(Mode::Deaf);
+    first.unlock();
+    let newer = f.lock("deaf", on_session()).unwrap();
+    deaf.set(Mode::Pass);
+    assert!(
+        failovers(&f, "unlock") >= 1,
+        "the delete went to another member too"
+    );
+    assert_eq!(newer.key(), first.key(), "one session, one key");
+    assert!(newer.token() > first.token());
+    f.put("/deaf/probe", b"x", WriteOptions::if_owner(newer.fence()))
+        .unwrap();
+    assert!(newer.is_valid());
+    assert_eq!(waiter_keys(&c, "deaf"), [newer.key()]);
+    newer.unlock();
+    // Resign: the same for a leadership.
+    let leading = f.campaign("deaf-e", b"v", on_session()).unwrap();
+    let deaf = serving(&f, &proxies);
+    deaf.set(Mode::Deaf);
+    leading.resign();
+    let again = f.campaign("deaf-e", b"w", on_session()).unwrap();
+    deaf.set(Mode::Pass);
+    assert!(
+        failovers(&f, "unlock") >= 2,
+        "the resign's delete went to another member too"
+    );
+    assert!(again.token() > leading.token());
+    let now = f.leader("deaf-e").unwrap().unwrap();
+    assert_eq!(
+        (now.revision, now.value.as_slice()),
+        (again.token(), &b"w"[..])
+    );
+    again.resign();
+    assert_eq!(waiter_keys(&c, "deaf-e"), Vec::<String>::new());
+    assert!(session.is_alive(), "the session lived through it all");
+}
