@@ -502,3 +502,46 @@ fn answers_lost_on_the_way_back_leave_no_second_key_and_delete_no_newer_lock() {
     assert_eq!(waiter_keys(&c, "deaf-e"), Vec::<String>::new());
     assert!(session.is_alive(), "the session lived through it all");
 }
+
+/// While a waiter waits, the history its watch started from is compacted and its auth
+/// token expires (`--auth-token-ttl 2`): the wait goes on, and ends with the lock once the
+/// holder lets go, as the only key and with a larger token.
+#[test]
+fn a_wait_outlives_compaction_and_an_expired_auth_token() {
+    let mut c = Cluster::start_with(turtle_tests::ClusterOptions {
+        extra_args: vec!["--auth-token-ttl".into(), "2".into()],
+        ..Default::default()
+    });
+    c.enable_auth("rootpw");
+    let root = || {
+        let cfg = Config::new(c.endpoints()).unwrap();
+        ServiceFinder::new(cfg.with_auth("root", "rootpw").unwrap()).unwrap()
+    };
+    let (holder, waiter) = (root(), root());
+    let held = holder.lock("waits", LockOptions::default()).unwrap();
+    let waiting = std::thread::spawn(move || {
+        let got = waiter.lock("waits", LockOptions::timeout(WAIT * 2));
+        (waiter, got)
+    });
+    await_waiters(&c, "waits", 2);
+    // Writes after the waiter's read, then compaction past them all.
+    let mut last = 0;
+    for i in 0..5 {
+        last = holder
+            .put(
+                "/waits/noise",
+                format!("{i}").as_bytes(),
+                WriteOptions::default(),
+            )
+            .unwrap();
+    }
+    c.compact_via(0, last);
+    // No event says a token expired: waited out, its TTL and a second.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(held.is_valid(), "the holder kept its lock through it");
+    held.unlock();
+    let (_waiter, got) = waiting.join().unwrap();
+    let got = got.expect("the waiter got the lock");
+    assert!(got.token() > held.token() && got.is_valid());
+    assert_eq!(waiter_keys(&c, "waits"), [got.key()]);
+}

@@ -268,10 +268,15 @@ impl Cluster {
         }
     }
 
+    /// The last lines of member `i`'s log, from its panic's first lines on if it panicked.
     fn log_tail(&self, i: usize) -> String {
         let text = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join("\n")
+        let from = match lines.iter().rposition(|l| l.starts_with("panic:")) {
+            Some(p) => p.saturating_sub(3),
+            None => lines.len().saturating_sub(5),
+        };
+        lines[from..(from + 12).min(lines.len())].join("\n")
     }
 
     /// Number of members.
@@ -352,11 +357,12 @@ impl Cluster {
             }
             assert!(
                 rc == pid as libc::pid_t && libc::WIFSTOPPED(status),
-                "member {i} did not stop (waitpid {rc}, status {status:#x}: {})",
+                "member {i} did not stop (waitpid {rc}, status {status:#x}: {}); its log:\n{}",
                 match libc::WIFEXITED(status) {
                     true => format!("it exited with {}", libc::WEXITSTATUS(status)),
                     false => "not an exit".to_string(),
-                }
+                },
+                self.log_tail(i)
             );
             return;
         }
