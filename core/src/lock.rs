@@ -556,24 +556,27 @@ async fn put_waiter(pool: &Pool, key: &str, value: &[u8], lease: i64) -> Result<
 
 /// Reads (linearizably, in one transaction) our key and the last key created before it.
 async fn read_turn(pool: &Pool, key: &str, prefix: &str, my_rev: i64) -> Result<Turn> {
+    // One range, not a read-only transaction: etcd 3.5.0-3.5.4 panic when a read-only
+    // transaction's request is cancelled while it runs (etcd #14110), and a hedged read's
+    // slower copy is cancelled. Newest first up to our key: ours, then the one before it.
     pool.run(Op::LOCK_WAIT, pool.cfg.deadline, |m| {
         let mut kv = m.kv.clone();
-        let before = GetOptions::new()
+        let upto_mine = GetOptions::new()
             .with_prefix()
+            .with_keys_only()
             .with_sort(SortTarget::Create, SortOrder::Descend)
-            .with_max_create_revision(my_rev - 1)
-            .with_limit(1);
-        let txn = Txn::new().and_then([TxnOp::get(key, None), TxnOp::get(prefix, Some(before))]);
+            .with_max_create_revision(my_rev)
+            .with_limit(2);
         async move {
-            let resp = kv.txn(txn).await?;
-            let ops = resp.op_responses();
-            let before = match ops.get(1) {
-                Some(TxnOpResponse::Get(g)) => g.kvs().first().map(|kv| kv.key().to_vec()),
-                _ => None,
-            };
+            let resp = kv.get(prefix, Some(upto_mine)).await?;
+            let kvs = resp.kvs();
+            let mine = (kvs.first())
+                .filter(|kv| kv.key() == key.as_bytes() && kv.create_revision() == my_rev)
+                .map(|_| my_rev);
+            let before = kvs.get(usize::from(mine.is_some()));
             Ok(Turn {
-                mine: first_create_revision(&ops[..ops.len().min(1)]),
-                before,
+                mine,
+                before: before.map(|kv| kv.key().to_vec()),
                 revision: resp.header().map_or(0, |h| h.revision()),
             })
         }

@@ -15,6 +15,10 @@ pub(crate) enum Retry {
     /// on another member after any failure, including a member silent for the connect
     /// timeout.
     IdempotentWrite,
+    /// A read that must not be cancelled while a member runs it (a read-only transaction:
+    /// etcd 3.5.0-3.5.4 panic then, etcd #14110): never hedged nor abandoned for silence,
+    /// retried on another member after a failure.
+    UncancelledRead,
     /// A write that applied twice would differ (a transaction): never hedged, retried only
     /// when it cannot have reached a member (no connection was made, or etcd answered that
     /// it did not apply it); it waits for its member's answer until the deadline.
@@ -40,6 +44,13 @@ const fn write(name: &'static str) -> Op {
     Op {
         name,
         retry: Retry::Write,
+    }
+}
+
+const fn uncancelled_read(name: &'static str) -> Op {
+    Op {
+        name,
+        retry: Retry::UncancelledRead,
     }
 }
 
@@ -91,7 +102,7 @@ impl Op {
     /// A write under a condition: applied twice, the second would fail its condition.
     pub(crate) const TXN: Op = write("txn");
     /// A transaction that only compares and reads.
-    pub(crate) const TXN_READ: Op = read("txn_read");
+    pub(crate) const TXN_READ: Op = uncancelled_read("txn_read");
 
     /// Whether a slow first member makes the pool ask the next one too.
     pub(crate) fn hedged(self) -> bool {
@@ -102,7 +113,7 @@ impl Op {
     pub(crate) fn may_retry(self, failure: &Failure) -> bool {
         match (self.retry, failure) {
             (_, Failure::Final(_)) => false,
-            (Retry::Read | Retry::IdempotentWrite, _) => true,
+            (Retry::Read | Retry::UncancelledRead | Retry::IdempotentWrite, _) => true,
             (Retry::Write, Failure::NotSent(_)) => true,
             (Retry::Write, Failure::Retryable(reason)) => not_applied(reason),
             (Retry::Write, Failure::Connection(_)) => false,
@@ -142,6 +153,8 @@ mod tests {
         assert!(!txn.may_retry(&lost) && !txn.may_retry(&timed_out) && !txn.may_retry(&fin));
         assert!(Op::RESYNC.hedged() && !Op::PUT.hedged() && !txn.hedged());
         assert!(Op::REVOKE.gives_up_on_silence() && !txn.gives_up_on_silence());
+        assert!(!Op::TXN_READ.hedged() && !Op::TXN_READ.gives_up_on_silence());
+        assert!(Op::TXN_READ.may_retry(&lost) && Op::TXN_READ.may_retry(&timed_out));
         assert!(!Op::INSTANCES.gives_up_on_silence());
     }
 }
