@@ -237,6 +237,13 @@ typedef struct turtle_finder turtle_finder;
 typedef struct turtle_lock_guard turtle_lock_guard;
 
 /**
+ * A lease kept alive for locks and elections to share (`turtle_lock_session_new`): a lock
+ * on it (`turtle_lock_on`, `turtle_campaign_on`) costs no grant and no revoke. Freeing it
+ * revokes the lease: its locks are lost.
+ */
+typedef struct turtle_lock_session turtle_lock_session;
+
+/**
  * A registered instance: its key stays in etcd, bound to a lease kept alive on the
  * finder's runtime thread, until `turtle_registration_free` (or the finder's close)
  * revokes it. Owned by the caller; may be used from any thread.
@@ -528,10 +535,10 @@ typedef struct turtle_txn_result {
 } turtle_txn_result;
 
 /**
- * Called on the dispatcher thread when a candidacy wins: `leader` (valid during the
- * call) has its key, value and token (`create_revision`).
+ * Called on the dispatcher thread with an election's leader: its key, value and token
+ * (`create_revision`), valid during the call; NULL when there is none (`turtle_observe`).
  */
-typedef void (*turtle_elected_cb)(void *user_data, const struct turtle_entry *leader);
+typedef void (*turtle_leader_cb)(void *user_data, const struct turtle_entry *leader);
 
 /**
  * One change, as a callback sees it. Every pointer in it is valid only during the call.
@@ -1345,7 +1352,7 @@ turtle_status turtle_run_for_leader(struct turtle_finder *finder,
                                     const uint8_t *value,
                                     size_t len,
                                     uint64_t ttl_s,
-                                    turtle_elected_cb on_elected,
+                                    turtle_leader_cb on_elected,
                                     turtle_error_cb on_lost,
                                     void *user_data,
                                     turtle_release_cb release,
@@ -1367,6 +1374,85 @@ turtle_status turtle_candidacy_info(struct turtle_candidacy *candidacy,
  * the finder's deadline and a second. NULL is a no-op.
  */
 turtle_status turtle_candidacy_free(struct turtle_candidacy *candidacy);
+
+/**
+ * Observes election `name`: `on_leader` runs on the dispatcher thread with the leader
+ * first, then each time the leader or its value changes, and with NULL when there is
+ * none; resumed across failover and compaction like every watch. Cancel and free the
+ * returned watch as any other; `release` is called exactly once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable; `on_leader` may be called
+ * with `user_data` from the dispatcher thread until `release` is called.
+ */
+turtle_status turtle_observe(struct turtle_finder *finder,
+                             const char *name,
+                             turtle_leader_cb on_leader,
+                             void *user_data,
+                             turtle_release_cb release,
+                             struct turtle_watch **out);
+
+/**
+ * A lease of `ttl_s` whole seconds (0 means 10) kept alive for locks and elections to
+ * share, in `*out`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_lock_session_new(struct turtle_finder *finder,
+                                      uint64_t ttl_s,
+                                      struct turtle_lock_session **out);
+
+/**
+ * The session's lease id and whether it is surely alive now (no I/O). Each
+ * out-parameter may be NULL.
+ *
+ * # Safety
+ * The out-parameters are each NULL or writable.
+ */
+turtle_status turtle_lock_session_info(struct turtle_lock_session *session,
+                                       int64_t *lease,
+                                       bool *alive);
+
+/**
+ * Revokes the session's lease (in the background; freeing the finder waits for it) and
+ * frees the handle: the locks on it are lost. NULL is a no-op.
+ */
+turtle_status turtle_lock_session_free(struct turtle_lock_session *session);
+
+/**
+ * `turtle_lock` on a shared session: the lock's key is `<name>/<session lease>`, one
+ * lock per name on a session at a time (a second is TURTLE_INVALID_ARGUMENT); a failed
+ * wait takes its key back and the session lives on.
+ *
+ * # Safety
+ * As `turtle_lock`.
+ */
+turtle_status turtle_lock_on(struct turtle_finder *finder,
+                             struct turtle_lock_session *session,
+                             const char *name,
+                             uint64_t timeout_ms,
+                             turtle_error_cb on_lost,
+                             void *user_data,
+                             turtle_release_cb release,
+                             struct turtle_lock_guard **out);
+
+/**
+ * `turtle_campaign` on a shared session (see `turtle_lock_on`).
+ *
+ * # Safety
+ * As `turtle_campaign`.
+ */
+turtle_status turtle_campaign_on(struct turtle_finder *finder,
+                                 struct turtle_lock_session *session,
+                                 const char *name,
+                                 const uint8_t *value,
+                                 size_t len,
+                                 uint64_t timeout_ms,
+                                 turtle_error_cb on_lost,
+                                 void *user_data,
+                                 turtle_release_cb release,
+                                 struct turtle_lock_guard **out);
 
 /**
  * Watches service `name`: `on_change` runs on the finder's dispatcher thread after every

@@ -275,6 +275,19 @@ impl Client {
         })
     }
 
+    /// Observes election `name`: the leader first, then each time the leader or its value
+    /// changes (`None`: there is none), resumed across failover and compaction like every
+    /// watch.
+    pub async fn observe(&self, name: &str) -> Result<LeaderStream> {
+        let sink = self.stream_sink(&WatchOptions::default());
+        let adapter = Arc::new(election::LeaderSink::new(sink.clone()));
+        let opts = WatchOptions::initial();
+        let id = (self.start_watch(name, Target::Election, opts, adapter)).await?;
+        Ok(LeaderStream {
+            rx: Receiver::new(id, sink, self.clone()),
+        })
+    }
+
     /// The queue of a new watch stream.
     fn stream_sink(&self, opts: &WatchOptions) -> Arc<StreamSink> {
         Arc::new(StreamSink {
@@ -682,6 +695,39 @@ impl InstancesStream {
     /// Stops the watch; [`InstancesStream::next`] then returns `None`.
     pub fn cancel(&mut self) {
         self.rx.cancel();
+    }
+}
+
+/// The leaders of one election as an observer sees them, for async code. Dropping it
+/// cancels the watch.
+pub struct LeaderStream {
+    rx: Receiver,
+}
+
+impl LeaderStream {
+    /// The leader after the next change (`Some(None)`: there is none now), or an error the
+    /// watch ran into (it keeps retrying after one). `None` once cancelled.
+    pub async fn next(&mut self) -> Option<Result<Option<Leader>>> {
+        loop {
+            match self.rx.next().await? {
+                Delivery::Leader(l) => return Some(Ok(l)),
+                Delivery::Error(e) => return Some(Err(e)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops the watch; [`LeaderStream::next`] then returns `None`.
+    pub fn cancel(&mut self) {
+        self.rx.cancel();
+    }
+}
+
+impl std::fmt::Debug for LeaderStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderStream")
+            .field("id", &self.rx.id)
+            .finish()
     }
 }
 

@@ -59,7 +59,7 @@ mod waits;
 
 pub use candidacy::{Candidacy, OnElected};
 pub use change::{value_text, Change, ChangeKind, Leader};
-pub use client::{Client, InstancesStream, WatchStream};
+pub use client::{Client, InstancesStream, LeaderStream, WatchStream};
 pub use cluster::{ClusterMember, MemberStatus};
 pub use config::{
     Config, Consistency, CA_FILE_ENV, CERT_FILE_ENV, DISCOVERY_SRV_ENV, KEY_FILE_ENV, MAX_DURATION,

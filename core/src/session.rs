@@ -108,9 +108,12 @@ impl Session {
         self.ttl
     }
 
-    /// Whether the lease is surely alive now: not lost, and its time not up.
+    /// Whether the lease is surely alive now: not lost, not ended (its revoke may be under
+    /// way), and its time not up.
     pub(crate) fn is_alive(&self) -> bool {
-        self.lost.borrow().is_none() && !self.alive_until.lock().passed()
+        self.lost.borrow().is_none()
+            && self.stop.lock().is_some()
+            && !self.alive_until.lock().passed()
     }
 
     /// Waits until the session is lost, and says why.

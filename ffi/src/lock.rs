@@ -52,7 +52,7 @@ pub(crate) static LOCKS: Table<Held> = Table::new(6, "turtle_lock_guard");
 /// waits until it is had. `on_lost` (may be NULL) runs once on the dispatcher thread if
 /// the lock is lost while held, with TURTLE_SESSION_LOST and why; `release` is called
 /// exactly once.
-fn lock_options(
+pub(crate) fn lock_options(
     ttl_s: u64,
     timeout_ms: u64,
     on_lost: turtle_error_cb,

@@ -276,10 +276,32 @@ pub struct turtle_candidacy {
 
 static CANDIDACIES: Table<Candidacy> = Table::new(8, "turtle_candidacy");
 
-/// Called on the dispatcher thread when a candidacy wins: `leader` (valid during the
-/// call) has its key, value and token (`create_revision`).
-pub type turtle_elected_cb =
+/// Called on the dispatcher thread with an election's leader: its key, value and token
+/// (`create_revision`), valid during the call; NULL when there is none (`turtle_observe`).
+pub type turtle_leader_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, leader: *const turtle_entry)>;
+
+/// Calls `cb` with `leader` as a `turtle_entry` (NULL for none), valid during the call.
+pub(crate) fn deliver_leader(
+    cb: unsafe extern "C" fn(*mut c_void, *const turtle_entry),
+    data: &UserData,
+    leader: Option<&::turtle_finder::Leader>,
+) {
+    let entry = leader.map_or(std::ptr::null_mut(), |l| {
+        entry_out(::turtle_finder::Entry {
+            key: l.key.clone(),
+            value: l.value.clone(),
+            create_revision: l.revision,
+            mod_revision: 0,
+            version: 0,
+            lease: 0,
+        })
+    });
+    // SAFETY: the caller's callback with its own user_data; `entry` outlives the call.
+    unsafe { cb(data.ptr, entry) };
+    // SAFETY: made just above, or NULL.
+    unsafe { turtle_entry_free(entry) };
+}
 
 /// Runs for leader of election `name` with the `len` bytes at `value`, a lease of `ttl_s`
 /// whole seconds (0 means 10) per campaign, until `turtle_candidacy_free`: `on_elected` at
@@ -299,7 +321,7 @@ pub unsafe extern "C" fn turtle_run_for_leader(
     value: *const u8,
     len: usize,
     ttl_s: u64,
-    on_elected: turtle_elected_cb,
+    on_elected: turtle_leader_cb,
     on_lost: turtle_error_cb,
     user_data: *mut c_void,
     release: turtle_release_cb,
@@ -325,19 +347,9 @@ pub unsafe extern "C" fn turtle_run_for_leader(
         };
         let lost = crate::userdata::error_callback(on_lost, data.clone());
         let elected = move |l: &::turtle_finder::Leader| {
-            let Some(cb) = on_elected else { return };
-            let entry = entry_out(::turtle_finder::Entry {
-                key: l.key.clone(),
-                value: l.value.clone(),
-                create_revision: l.revision,
-                mod_revision: 0,
-                version: 0,
-                lease: 0,
-            });
-            // SAFETY: the caller's callback with its own user_data; `entry` outlives it.
-            unsafe { cb(data.ptr, entry) };
-            // SAFETY: made just above.
-            unsafe { turtle_entry_free(entry) };
+            if let Some(cb) = on_elected {
+                deliver_leader(cb, &data, Some(l));
+            }
         };
         let c = f.run_for_leader(name, value, opts, Arc::new(elected), Arc::new(lost))?;
         *out = CANDIDACIES.insert(c);
@@ -380,6 +392,181 @@ pub extern "C" fn turtle_candidacy_free(candidacy: *mut turtle_candidacy) -> tur
             return Ok(());
         }
         CANDIDACIES.remove(candidacy, "candidacy")?.stop();
+        Ok(())
+    })
+}
+
+/// Observes election `name`: `on_leader` runs on the dispatcher thread with the leader
+/// first, then each time the leader or its value changes, and with NULL when there is
+/// none; resumed across failover and compaction like every watch. Cancel and free the
+/// returned watch as any other; `release` is called exactly once.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `out` is NULL or writable; `on_leader` may be called
+/// with `user_data` from the dispatcher thread until `release` is called.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_observe(
+    finder: *mut turtle_finder,
+    name: *const c_char,
+    on_leader: turtle_leader_cb,
+    user_data: *mut c_void,
+    release: turtle_release_cb,
+    out: *mut *mut crate::watch::turtle_watch,
+) -> turtle_status {
+    let data = UserData {
+        ptr: user_data,
+        release,
+    };
+    let start = |f: &::turtle_finder::ServiceFinder, name: &str, _, cb| {
+        f.observe(name, move |l: Option<&::turtle_finder::Leader>| {
+            deliver_leader(cb, &data, l)
+        })
+    };
+    // SAFETY: caller contract.
+    guard(move || unsafe { crate::watch::make_watch(finder, name, 0, on_leader, out, start) })
+}
+
+/// A lease kept alive for locks and elections to share (`turtle_lock_session_new`): a lock
+/// on it (`turtle_lock_on`, `turtle_campaign_on`) costs no grant and no revoke. Freeing it
+/// revokes the lease: its locks are lost.
+pub struct turtle_lock_session {
+    _private: [u8; 0],
+}
+
+static SESSIONS: Table<::turtle_finder::LockSession> = Table::new(9, "turtle_lock_session");
+
+/// A lease of `ttl_s` whole seconds (0 means 10) kept alive for locks and elections to
+/// share, in `*out`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_lock_session_new(
+    finder: *mut turtle_finder,
+    ttl_s: u64,
+    out: *mut *mut turtle_lock_session,
+) -> turtle_status {
+    guard(|| {
+        let f = FINDERS.get(finder, "finder")?;
+        // SAFETY: caller contract.
+        let out = unsafe { arg_out(out, "out") }?;
+        let ttl = std::time::Duration::from_secs(if ttl_s == 0 { 10 } else { ttl_s });
+        *out = SESSIONS.insert(f.lock_session(ttl)?);
+        Ok(())
+    })
+}
+
+/// The session's lease id and whether it is surely alive now (no I/O). Each
+/// out-parameter may be NULL.
+///
+/// # Safety
+/// The out-parameters are each NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn turtle_lock_session_info(
+    session: *mut turtle_lock_session,
+    lease: *mut i64,
+    alive: *mut bool,
+) -> turtle_status {
+    guard(|| {
+        let s = SESSIONS.get(session, "session")?;
+        // SAFETY: caller contract: each NULL or writable.
+        if let Some(out) = unsafe { lease.as_mut() } {
+            *out = s.lease();
+        }
+        // SAFETY: as above.
+        if let Some(out) = unsafe { alive.as_mut() } {
+            *out = s.is_alive();
+        }
+        Ok(())
+    })
+}
+
+/// Revokes the session's lease (in the background; freeing the finder waits for it) and
+/// frees the handle: the locks on it are lost. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn turtle_lock_session_free(session: *mut turtle_lock_session) -> turtle_status {
+    guard(|| {
+        if !session.is_null() {
+            SESSIONS.remove(session, "session")?.close();
+        }
+        Ok(())
+    })
+}
+
+/// The options of a lock on `session`.
+fn on_session(
+    session: *mut turtle_lock_session,
+    timeout_ms: u64,
+    on_lost: turtle_error_cb,
+    user_data: *mut c_void,
+    release: turtle_release_cb,
+) -> Result<::turtle_finder::LockOptions, FfiError> {
+    let opts = crate::lock::lock_options(0, timeout_ms, on_lost, user_data, release);
+    let s = SESSIONS.get(session, "session")?;
+    Ok(::turtle_finder::LockOptions {
+        session: Some((*s).clone()),
+        ..opts
+    })
+}
+
+/// `turtle_lock` on a shared session: the lock's key is `<name>/<session lease>`, one
+/// lock per name on a session at a time (a second is TURTLE_INVALID_ARGUMENT); a failed
+/// wait takes its key back and the session lives on.
+///
+/// # Safety
+/// As `turtle_lock`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C spelling: callbacks, user data, release
+pub unsafe extern "C" fn turtle_lock_on(
+    finder: *mut turtle_finder,
+    session: *mut turtle_lock_session,
+    name: *const c_char,
+    timeout_ms: u64,
+    on_lost: turtle_error_cb,
+    user_data: *mut c_void,
+    release: turtle_release_cb,
+    out: *mut *mut turtle_lock_guard,
+) -> turtle_status {
+    let opts = on_session(session, timeout_ms, on_lost, user_data, release);
+    guard(move || {
+        let f = FINDERS.get(finder, "finder")?;
+        // SAFETY: caller contract.
+        let (name, out) = unsafe { (arg_str(name, "name")?, arg_out(out, "out")?) };
+        *out = LOCKS.insert(crate::lock::Held::Lock(f.lock(name, opts?)?));
+        Ok(())
+    })
+}
+
+/// `turtle_campaign` on a shared session (see `turtle_lock_on`).
+///
+/// # Safety
+/// As `turtle_campaign`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C spelling: callbacks, user data, release
+pub unsafe extern "C" fn turtle_campaign_on(
+    finder: *mut turtle_finder,
+    session: *mut turtle_lock_session,
+    name: *const c_char,
+    value: *const u8,
+    len: usize,
+    timeout_ms: u64,
+    on_lost: turtle_error_cb,
+    user_data: *mut c_void,
+    release: turtle_release_cb,
+    out: *mut *mut turtle_lock_guard,
+) -> turtle_status {
+    let opts = on_session(session, timeout_ms, on_lost, user_data, release);
+    guard(move || {
+        let f = FINDERS.get(finder, "finder")?;
+        // SAFETY: caller contract.
+        let (name, value, out) = unsafe {
+            (
+                arg_str(name, "name")?,
+                arg_bytes(value, len)?,
+                arg_out(out, "out")?,
+            )
+        };
+        *out = LOCKS.insert(crate::lock::Held::Lead(f.campaign(name, value, opts?)?));
         Ok(())
     })
 }

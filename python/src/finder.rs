@@ -16,7 +16,7 @@ use turtle_finder::{
 use crate::candidacy::{self, Candidacy};
 use crate::errors::{to_py, IntoPy};
 use crate::instances::Instances;
-use crate::lock::{Entry, Guard, Held, Leader, Leadership, Lock, Lost};
+use crate::lock::{Entry, Guard, Held, Leader, Leadership, Lock, LockSession, Lost};
 use crate::monitoring::{Member, MemberStatus};
 use crate::registration::Registration;
 use crate::registry;
@@ -463,15 +463,19 @@ impl ServiceFinder {
     /// `timeout` seconds (None: until it is had). Raises `DeadlineExceededError` when the
     /// wait ran out and `SessionLostError` when its lease died meanwhile; Ctrl-C ends the
     /// wait. Every failure leaves no waiter key. A context manager: leaving it unlocks.
-    #[pyo3(signature = (name, ttl=10.0, timeout=None))]
+    /// With `session` (from `lock_session`) the lock stands on that shared lease (`ttl` is
+    /// the session's): no lease granted or revoked for it.
+    #[pyo3(signature = (name, ttl=10.0, timeout=None, *, session=None))]
     fn lock(
         slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
         ttl: f64,
         timeout: Option<f64>,
+        session: Option<PyRef<'_, LockSession>>,
     ) -> PyResult<Lock> {
-        let got = Self::take_lock(slf, py, name, ttl, timeout, true)?;
+        let opts = lock_options(py, ttl, timeout, session)?;
+        let got = Self::take_lock(slf, py, name, opts, true)?;
         got.ok_or_else(|| {
             to_py(
                 py,
@@ -481,14 +485,31 @@ impl ServiceFinder {
     }
 
     /// Takes the lock `name` if nobody holds it: a `Lock`, or None when somebody does.
-    #[pyo3(signature = (name, ttl=10.0))]
+    #[pyo3(signature = (name, ttl=10.0, *, session=None))]
     fn try_lock(
         slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
         ttl: f64,
+        session: Option<PyRef<'_, LockSession>>,
     ) -> PyResult<Option<Lock>> {
-        Self::take_lock(slf, py, name, ttl, None, false)
+        let opts = lock_options(py, ttl, None, session)?;
+        Self::take_lock(slf, py, name, opts, false)
+    }
+
+    /// A lease of `ttl` whole seconds kept alive for locks and elections to share
+    /// (`lock(..., session=s)`, `campaign(..., session=s)`): a lock on it costs no grant
+    /// and no revoke; one lock per name on it at a time. `close()` (or leaving its `with`
+    /// block, or closing the finder) revokes it, which loses its locks.
+    #[pyo3(signature = (ttl=10.0))]
+    fn lock_session(slf: &Bound<'_, Self>, py: Python<'_>, ttl: f64) -> PyResult<LockSession> {
+        let ttl = seconds("ttl", ttl).py(py)?;
+        let f = slf.get().inner.clone();
+        let inner = py.detach(move || f.lock_session(ttl)).py(py)?;
+        Ok(LockSession {
+            inner,
+            _finder: slf.clone().unbind(),
+        })
     }
 
     /// The etcd key `key` (a whole key) as an `Entry`, or None when absent; a linearizable
@@ -535,8 +556,9 @@ impl ServiceFinder {
     /// Campaigns in election `name` (the name `etcdctl elect` and Go's
     /// `concurrency.Election` use) with `value` (str or bytes) on a lease of `ttl` whole
     /// seconds, waiting at most `timeout` seconds (None: until it leads). A `Leadership`,
-    /// a context manager that resigns on exit; raises as `lock` does.
-    #[pyo3(signature = (name, value, ttl=10.0, timeout=None))]
+    /// a context manager that resigns on exit; raises as `lock` does. `session` as for
+    /// `lock`.
+    #[pyo3(signature = (name, value, ttl=10.0, timeout=None, *, session=None))]
     fn campaign(
         slf: &Bound<'_, Self>,
         py: Python<'_>,
@@ -544,9 +566,10 @@ impl ServiceFinder {
         value: &Bound<'_, PyAny>,
         ttl: f64,
         timeout: Option<f64>,
+        session: Option<PyRef<'_, LockSession>>,
     ) -> PyResult<Leadership> {
         let value = bytes_of(value)?;
-        let (opts, lost) = lock_options(py, ttl, timeout)?;
+        let (opts, lost) = lock_options(py, ttl, timeout, session)?;
         let finder = &slf.get().inner;
         let l = interruptible(py, |interrupt| {
             let opts = LockOptions {
@@ -766,6 +789,7 @@ fn lock_options(
     py: Python<'_>,
     ttl: f64,
     timeout: Option<f64>,
+    session: Option<PyRef<'_, LockSession>>,
 ) -> PyResult<(LockOptions, Arc<Lost>)> {
     let ttl = seconds("ttl", ttl).py(py)?;
     let timeout = timeout.map(|t| seconds("timeout", t)).transpose().py(py)?;
@@ -775,7 +799,7 @@ fn lock_options(
         timeout,
         on_lost: Some(Lost::callback(&lost)),
         interrupt: None,
-        session: None,
+        session: session.map(|s| s.inner.clone()),
     };
     Ok((opts, lost))
 }
@@ -805,11 +829,9 @@ impl ServiceFinder {
         slf: &Bound<'_, Self>,
         py: Python<'_>,
         name: &str,
-        ttl: f64,
-        timeout: Option<f64>,
+        (opts, lost): (LockOptions, Arc<Lost>),
         wait: bool,
     ) -> PyResult<Option<Lock>> {
-        let (opts, lost) = lock_options(py, ttl, timeout)?;
         let finder = &slf.get().inner;
         let got = interruptible(py, |interrupt| {
             let opts = LockOptions {

@@ -25,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<instances::Instances>()?;
     m.add_class::<registration::Registration>()?;
     m.add_class::<lock::Lock>()?;
+    m.add_class::<lock::LockSession>()?;
     m.add_class::<lock::Entry>()?;
     m.add_class::<lock::Leadership>()?;
     m.add_class::<lock::Leader>()?;

@@ -392,6 +392,60 @@ impl Leader {
     }
 }
 
+/// A lease kept alive for locks and elections to share (`finder.lock_session(ttl)`): a
+/// lock on it costs no grant and no revoke. `close()` (or leaving its `with` block)
+/// revokes it, and its locks are lost.
+#[pyclass(module = "turtle_finder._native", frozen)]
+pub(crate) struct LockSession {
+    pub(crate) inner: turtle_finder::LockSession,
+    /// Kept alive by the handle (its drop would close it).
+    pub(crate) _finder: Py<crate::finder::ServiceFinder>,
+}
+
+#[pymethods]
+impl LockSession {
+    /// The id of the lease.
+    #[getter]
+    fn lease_id(&self) -> i64 {
+        self.inner.lease()
+    }
+
+    /// The TTL etcd granted, in seconds.
+    #[getter]
+    fn ttl(&self) -> f64 {
+        self.inner.ttl().as_secs_f64()
+    }
+
+    /// Whether the lease is surely alive now (no I/O).
+    fn is_alive(&self) -> bool {
+        self.inner.is_alive()
+    }
+
+    /// Revokes the lease in the background (closing the finder waits for it): the locks
+    /// on it are lost. Idempotent.
+    fn close(&self) {
+        self.inner.close()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LockSession(lease_id={:x}, alive={})",
+            self.inner.lease(),
+            self.inner.is_alive()
+        )
+    }
+}
+
 /// A key as read: `value` (str, or bytes when not UTF-8) and its revisions.
 #[pyclass(module = "turtle_finder._native", frozen)]
 #[derive(Clone)]

@@ -1,6 +1,9 @@
-/* Transactions and running for leader through libturtle: compares that hold and do not,
- * both branches' reads, a lock's owner compare, bad arguments with their status; a
- * candidacy elected, its leadership lost and won again, freed. */
+/* Transactions, running for leader, lock sessions and observers through libturtle:
+ * compares that hold and do not, both branches' reads, a lock's owner compare, bad
+ * arguments with their status; a candidacy elected, its leadership lost and won again,
+ * freed; locks and a campaign on one session, lost with it; an observer seeing each
+ * leader and none. */
+#include <inttypes.h>
 #include <stdbool.h>
 
 #include "common.h"
@@ -123,11 +126,63 @@ static void candidacy(turtle_finder *f) {
   counter_wait(&released, 2);
 }
 
+static counter observed = COUNTER_INIT;
+static char observed_value[16];
+
+static void on_leader(void *ud, const turtle_entry *leader) {
+  (void)ud;
+  size_t n = 0;
+  if (leader != NULL) {
+    n = leader->value_len < sizeof observed_value - 1 ? leader->value_len : sizeof observed_value - 1;
+    memcpy(observed_value, leader->value, n);
+  }
+  observed_value[n] = '\0';
+  counter_add(&observed);
+}
+
+static void sessions_and_observers(turtle_finder *f) {
+  turtle_watch *w;
+  OK(turtle_observe(f, "c-obs", on_leader, NULL, release, &w));
+  counter_wait(&observed, 1);
+  CHECK(strcmp(observed_value, "") == 0); /* no leader yet */
+  turtle_lock_session *s;
+  OK(turtle_lock_session_new(f, 5, &s));
+  int64_t lease = 0;
+  bool alive = false;
+  OK(turtle_lock_session_info(s, &lease, &alive));
+  CHECK(alive && lease != 0);
+  turtle_lock_guard *one, *two, *leading;
+  OK(turtle_lock_on(f, s, "c-s1", 0, NULL, NULL, NULL, &one));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_lock_on(f, s, "c-s1", 100, NULL, NULL, NULL, &two));
+  OK(turtle_campaign_on(f, s, "c-obs", (const uint8_t *)"on-s", 4, 0, NULL, NULL, NULL, &leading));
+  counter_wait(&observed, 2);
+  CHECK(strcmp(observed_value, "on-s") == 0);
+  char *key = NULL;
+  OK(turtle_lock_guard_info(one, NULL, &key, NULL));
+  char want[64];
+  snprintf(want, sizeof want, "c-s1/%" PRIx64, (uint64_t)lease);
+  CHECK(strcmp(key, want) == 0);
+  turtle_string_free(key);
+  /* Freeing the session revokes its lease: the locks on it are lost, the leader gone. */
+  OK(turtle_lock_session_free(s));
+  counter_wait(&observed, 3);
+  CHECK(strcmp(observed_value, "") == 0);
+  bool valid = true;
+  OK(turtle_lock_guard_info(one, NULL, NULL, &valid));
+  CHECK(!valid);
+  EXPECT_STATUS(TURTLE_INVALID_HANDLE, turtle_lock_on(f, s, "c-s2", 0, NULL, NULL, NULL, &two));
+  EXPECT_STATUS(TURTLE_INVALID_ARGUMENT, turtle_observe(f, "c-obs", NULL, NULL, NULL, &w));
+  OK(turtle_lock_guard_free(one));
+  OK(turtle_lock_guard_free(leading));
+  OK(turtle_watch_free(w));
+}
+
 int main(void) {
   turtle_finder *f;
   OK(turtle_finder_new(endpoints(), &f));
   transactions(f);
   candidacy(f);
+  sessions_and_observers(f);
   OK(turtle_finder_free(f));
   printf("transactions: ok\n");
   return 0;

@@ -217,3 +217,28 @@ def test_a_candidate_runs_again_after_a_loss_until_stopped(cluster: Cluster) -> 
         a.run_for_leader("py-cron", "a", "not callable")  # type: ignore[arg-type]
     with pytest.raises(tf.InvalidArgumentError):
         a.run_for_leader("", "a", print)
+
+
+def test_locks_share_a_session_and_go_with_it(cluster: Cluster) -> None:
+    a, b = finder(cluster), finder(cluster)
+    with a.lock_session(ttl=5) as session:
+        assert session.is_alive() and session.ttl == 5
+        one = a.lock("py-s1", session=session)
+        two = a.lock("py-s2", session=session)
+        assert one.lease_id == two.lease_id == session.lease_id
+        assert one.key == f"py-s1/{session.lease_id:x}"
+        with pytest.raises(tf.InvalidArgumentError, match="already"):
+            a.try_lock("py-s1", session=session)  # one lock per name on a session
+        one.unlock()
+        assert session.is_alive(), "an unlock does not end the session"
+        with a.campaign("py-s3", "v", session=session) as leading:
+            assert leading.lease_id == session.lease_id
+        freed = b.try_lock("py-s1")
+        assert freed is not None, "the unlocked name is free"
+        freed.unlock()
+    # Closing the session revokes its lease: the lock on it is lost.
+    assert two.lost.wait(20)
+    assert not two.is_valid()
+    again = b.try_lock("py-s2")
+    assert again is not None
+    again.unlock()

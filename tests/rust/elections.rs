@@ -221,3 +221,47 @@ fn a_candidate_runs_again_after_a_loss_until_stopped() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
+
+/// The next leader of an async observer.
+async fn next_leader(s: &mut turtle_finder::LeaderStream) -> Option<turtle_finder::Leader> {
+    let got = tokio::time::timeout(WAIT, s.next()).await.expect("nothing");
+    got.expect("the stream ended").expect("an error")
+}
+
+/// The async face: `Client::observe` is a stream of leaders, `None` when there is none.
+#[test]
+fn an_async_observer_streams_each_leader_and_none() {
+    let c = Cluster::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cfg = Config::new(c.endpoints()).unwrap();
+        let client = turtle_finder::Client::connect(cfg).await.unwrap();
+        let mut leaders = client.observe("async-e").await.unwrap();
+        assert_eq!(next_leader(&mut leaders).await, None, "no leader yet");
+        let leading = client
+            .campaign("async-e", b"one", LockOptions::default())
+            .await
+            .unwrap();
+        let now = next_leader(&mut leaders).await.expect("a leader");
+        assert_eq!(
+            (now.value.as_slice(), now.revision),
+            (&b"one"[..], leading.token())
+        );
+        client.proclaim(&leading, b"two").await.unwrap();
+        assert_eq!(next_leader(&mut leaders).await.unwrap().value, b"two");
+        leading.resign_async().await;
+        assert_eq!(
+            next_leader(&mut leaders).await,
+            None,
+            "none after the resign"
+        );
+        leaders.cancel();
+        assert!(leaders.next().await.is_none(), "ended once cancelled");
+        let e = client.observe("").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    });
+}

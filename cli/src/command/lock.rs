@@ -39,7 +39,20 @@ pub(crate) fn run(g: &Global, name: &str, ttl: u64, command: &[String]) -> Outco
             wait_for_signal(&signals);
             Ok(0)
         }
-        Some((program, args)) => run_under(program, args, &key, token, signals, child),
+        // Lost already (the process was paused right after it got the lock): the command
+        // never runs.
+        Some(_) if !guard.is_valid() => {
+            lost.store(true, Ordering::SeqCst);
+            Ok(0)
+        }
+        Some((program, args)) => {
+            let held = Held {
+                key: &key,
+                token,
+                lost: &lost,
+            };
+            run_under(program, args, held, signals, child)
+        }
     };
     guard.unlock();
     p.line(
@@ -82,14 +95,21 @@ fn options(
 
 /// Runs the command with the lock's token and key, signals passed on: its exit code
 /// (128 + N when signal N ended it).
+/// What the command runs under: the lock's key and token, and whether it was lost.
+struct Held<'a> {
+    key: &'a str,
+    token: i64,
+    lost: &'a AtomicBool,
+}
+
 fn run_under(
     program: &str,
     args: &[String],
-    key: &str,
-    token: i64,
+    held: Held<'_>,
     signals: libc::sigset_t,
     child_pid: Arc<AtomicI32>,
 ) -> Result<i32, crate::Failure> {
+    let (key, token) = (held.key, held.token);
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env("TURTLE_LOCK_TOKEN", token.to_string())
@@ -100,6 +120,11 @@ fn run_under(
         .spawn()
         .map_err(|e| failure(2, format!("cannot run {program}: {e}")))?;
     child_pid.store(child.id() as i32, Ordering::SeqCst);
+    // A loss told before the pid was there found no child to end: this one ends it. (The
+    // loss sets the flag before it reads the pid, so one of the two sees the other.)
+    if held.lost.load(Ordering::SeqCst) {
+        signal_child(&child_pid, libc::SIGTERM);
+    }
     forward_signals(signals, child_pid);
     let status = child.wait().map_err(|e| failure(1, e.to_string()))?;
     Ok(status
