@@ -261,10 +261,29 @@ impl ServiceFinder {
         });
         let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
         let value = value.to_vec();
-        self.shared.runtime.block_interruptible(
+        let got = self.shared.runtime.block_interruptible(
             async move { client.lock_to(&name, &value, &opts, wait, on_lost).await },
             interrupt.as_deref(),
-        )
+        )?;
+        if let Some(guard) = &got {
+            guard.drive_with(self.driver());
+        }
+        Ok(got)
+    }
+
+    /// Runs a future on the caller's thread, driving this finder's runtime (for a lock's
+    /// blocking unlock); nothing once the finder is gone.
+    fn driver(&self) -> crate::lock::Driver {
+        let shared = Arc::downgrade(&self.shared);
+        Arc::new(move |fut| {
+            if let Some(s) = shared.upgrade() {
+                let done = async move {
+                    fut.await;
+                    Ok(())
+                };
+                let _ = s.runtime.block_interruptible(done, None);
+            }
+        })
     }
 
     /// Campaigns in election `name` (the name `etcdctl elect` and Go's

@@ -199,7 +199,15 @@ struct Held {
     ended_async: Notify,
     /// How long a blocking unlock waits for the keeper task.
     close_limit: Duration,
+    /// Drives the runtime from a blocking unlock's thread while it waits (a blocking
+    /// finder's), so the keeper task runs at once instead of when the runtime's thread
+    /// next takes it back.
+    driver: std::sync::OnceLock<Driver>,
 }
+
+/// Runs a future to its end on a blocking caller's thread, driving the finder's runtime.
+pub(crate) type Driver =
+    Arc<dyn Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) + Send + Sync>;
 
 impl std::fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -262,6 +270,13 @@ impl LockGuard {
     /// at most the finder's close limit.
     pub fn unlock(&self) {
         self.held.ask_unlock();
+        if let Some(drive) = self.held.driver.get() {
+            let (held, limit) = (self.held.clone(), self.held.close_limit);
+            drive(Box::pin(async move {
+                let _ = tokio::time::timeout(limit, held.ended()).await;
+            }));
+            return;
+        }
         let end = std::time::Instant::now() + self.held.close_limit;
         let mut ended = self.held.ended.lock();
         while !*ended && !self.held.ended_cv.wait_until(&mut ended, end).timed_out() {}
@@ -269,14 +284,13 @@ impl LockGuard {
 
     /// [`LockGuard::unlock`] for async code.
     pub async fn unlock_async(&self) {
-        loop {
-            let notified = self.held.ended_async.notified();
-            self.held.ask_unlock();
-            if *self.held.ended.lock() {
-                return;
-            }
-            notified.await;
-        }
+        self.held.ask_unlock();
+        self.held.ended().await
+    }
+
+    /// Has blocking unlocks drive the runtime with `driver` while they wait.
+    pub(crate) fn drive_with(&self, driver: Driver) {
+        let _ = self.held.driver.set(driver);
     }
 }
 
@@ -340,6 +354,18 @@ impl Held {
             ended_cv: Condvar::new(),
             ended_async: Notify::new(),
             close_limit: pool.cfg.deadline + Duration::from_secs(1),
+            driver: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Waits until the keeper task ended.
+    async fn ended(&self) {
+        loop {
+            let notified = self.ended_async.notified();
+            if *self.ended.lock() {
+                return;
+            }
+            notified.await;
         }
     }
 
