@@ -459,6 +459,17 @@ impl Client {
         Ok(got)
     }
 
+    /// A check of every lock this client gives out (no I/O): one whose lease's time is up
+    /// is lost then and tells its `on_lost`. It keeps no client alive.
+    pub(crate) fn lock_checker(&self) -> impl Fn() + Send + Sync + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.locks.lock().iter().for_each(lock::Holder::check);
+            }
+        }
+    }
+
     /// Lets go of every lock this client gave out, and waits (at most `limit`) until the
     /// clean-ups under way in the background are done: locks let go, leases of dropped
     /// sessions revoked. A closing finder calls it, so none outlives it by a TTL.

@@ -22,6 +22,16 @@ use crate::waits::{self, Waited};
 /// A watch's callback as the dispatcher calls it.
 pub(crate) type Callback = Box<dyn FnMut(Delivery) + Send>;
 
+/// Run by the dispatcher before each callback: finds locks whose time is up, so their
+/// loss (an urgent slot's delivery, run at once) comes before that callback.
+pub(crate) type Gate = Box<dyn Fn() + Send + Sync>;
+
+thread_local! {
+    /// True on the dispatcher thread while its gate runs: between two callbacks, where an
+    /// urgent slot's callback may run at once.
+    static IN_GATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 enum Job {
     /// Deliver the next queued change of this watch.
     Run(Arc<Slot>),
@@ -51,6 +61,7 @@ pub(crate) struct Dispatcher {
     /// Set by the thread as it ends, after the last callback it ran was dropped.
     ended: Arc<Latch>,
     metrics: Arc<Metrics>,
+    gate: Arc<std::sync::OnceLock<Gate>>,
 }
 
 impl Dispatcher {
@@ -59,13 +70,16 @@ impl Dispatcher {
         let closed = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(Latch::default());
         let (flag, latch) = (closed.clone(), ended.clone());
-        let join = crate::threads::spawn("turtle-dispatch", move || run(rx, &flag, &latch))
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("cannot start the dispatcher thread: {e}"),
-                )
-            })?;
+        let gate = Arc::new(std::sync::OnceLock::<Gate>::new());
+        let before = gate.clone();
+        let join =
+            crate::threads::spawn("turtle-dispatch", move || run(rx, &flag, &latch, &before))
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("cannot start the dispatcher thread: {e}"),
+                    )
+                })?;
         Ok(Dispatcher {
             tx,
             thread: join.thread().id(),
@@ -73,11 +87,27 @@ impl Dispatcher {
             closed,
             ended,
             metrics,
+            gate,
         })
+    }
+
+    /// Sets the check run before each callback (once).
+    pub(crate) fn set_gate(&self, gate: Gate) {
+        let _ = self.gate.set(gate);
     }
 
     /// A slot for a new watch's callback; deliveries to it are queued for this thread.
     pub(crate) fn slot(&self, callback: Callback, max_queued: usize) -> Arc<Slot> {
+        self.new_slot(callback, max_queued, false)
+    }
+
+    /// A slot whose delivery from the gate runs its callback at once, before the callback
+    /// the gate precedes (a lock's loss).
+    pub(crate) fn urgent_slot(&self, callback: Callback) -> Arc<Slot> {
+        self.new_slot(callback, 1, true)
+    }
+
+    fn new_slot(&self, callback: Callback, max_queued: usize, urgent: bool) -> Arc<Slot> {
         Arc::new_cyclic(|me| Slot {
             mailbox: Mailbox::new(max_queued, self.metrics.clone()),
             metrics: self.metrics.clone(),
@@ -91,6 +121,7 @@ impl Dispatcher {
             me: me.clone(),
             closed: self.closed.clone(),
             dispatcher: self.thread,
+            urgent,
         })
     }
 
@@ -129,7 +160,7 @@ impl Dispatcher {
     }
 }
 
-fn run(rx: Receiver<Job>, closed: &AtomicBool, ended: &Latch) {
+fn run(rx: Receiver<Job>, closed: &AtomicBool, ended: &Latch, gate: &std::sync::OnceLock<Gate>) {
     waits::mark_dispatcher();
     sigpipe::block_for_good();
     for job in rx.iter() {
@@ -137,6 +168,11 @@ fn run(rx: Receiver<Job>, closed: &AtomicBool, ended: &Latch) {
             Job::Stop => break,
             Job::Run(slot) => {
                 if !closed.load(Ordering::SeqCst) {
+                    if let Some(check) = gate.get() {
+                        IN_GATE.set(true);
+                        let _ = catch_unwind(AssertUnwindSafe(check));
+                        IN_GATE.set(false);
+                    }
                     slot.run_one();
                 }
             }
@@ -158,6 +194,8 @@ pub(crate) struct Slot {
     closed: Arc<AtomicBool>,
     dispatcher: ThreadId,
     metrics: Arc<Metrics>,
+    /// Delivered to from the gate, its callback runs at once (see `urgent_slot`).
+    urgent: bool,
 }
 
 struct SlotState {
@@ -249,7 +287,18 @@ impl Sink for Slot {
     fn deliver(&self, d: Delivery) {
         if self.mailbox.push(d) {
             if let Some(me) = self.me.upgrade() {
-                let _ = self.tx.send(Job::Run(me));
+                // From the gate no callback runs: this one may, before the next.
+                match self.urgent && IN_GATE.get() {
+                    true => {
+                        // Its callback is not the gate: what it delivers is queued.
+                        IN_GATE.set(false);
+                        me.run_one();
+                        IN_GATE.set(true);
+                    }
+                    false => {
+                        let _ = self.tx.send(Job::Run(me));
+                    }
+                }
             }
         }
     }
@@ -309,5 +358,30 @@ mod tests {
         assert!(d.stop(None));
         other.deliver(change(7));
         assert!(rx2.try_recv().is_err(), "nothing after stop");
+    }
+
+    #[test]
+    fn what_the_gate_finds_runs_before_the_callback_it_precedes() {
+        let d = Dispatcher::start(Arc::new(Metrics::new(false).unwrap())).unwrap();
+        let (tx, rx) = unbounded();
+        let said = tx.clone();
+        let urgent = d.urgent_slot(Box::new(move |_| said.send("lost").unwrap()));
+        let (once, found) = (Arc::new(AtomicBool::new(false)), urgent.clone());
+        d.set_gate(Box::new(move || {
+            if !once.swap(true, Ordering::SeqCst) {
+                found.deliver(change(1)); // the gate finds a loss before the first change
+            }
+        }));
+        let slot = d.slot(Box::new(move |_| tx.send("change").unwrap()), 16);
+        slot.deliver(change(2));
+        slot.deliver(change(3));
+        let got: Vec<&str> = (0..3)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        assert_eq!(got, ["lost", "change", "change"]);
+        // Outside the gate an urgent slot is queued like any other.
+        urgent.deliver(change(4));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "lost");
+        assert!(d.stop(None));
     }
 }

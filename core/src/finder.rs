@@ -63,6 +63,8 @@ impl ServiceFinder {
         let runtime = RuntimeThread::start()?;
         let client = runtime.block(Client::connect(config))?;
         let dispatcher = Dispatcher::start(client.recorder().clone())?;
+        // A lock whose time is up says so before the next callback runs (design §10).
+        dispatcher.set_gate(Box::new(client.lock_checker()));
         let shared = Shared {
             client,
             runtime,
@@ -257,7 +259,7 @@ impl ServiceFinder {
                     f(&e);
                 }
             };
-            self.shared.dispatcher.slot(Box::new(callback), 1) as Arc<dyn Sink>
+            self.shared.dispatcher.urgent_slot(Box::new(callback)) as Arc<dyn Sink>
         });
         let (name, interrupt) = (name.to_string(), opts.interrupt.clone());
         let value = value.to_vec();

@@ -305,6 +305,13 @@ impl Holder {
         }
     }
 
+    /// Checks the lock (no I/O): one whose time is up is lost now, and says so.
+    pub(crate) fn check(&self) {
+        if let Some(held) = self.0.upgrade() {
+            held.check();
+        }
+    }
+
     /// Whether the lock's task ended.
     pub(crate) fn is_gone(&self) -> bool {
         self.0.strong_count() == 0

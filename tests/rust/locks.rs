@@ -545,3 +545,65 @@ fn a_wait_outlives_compaction_and_an_expired_auth_token() {
     assert!(got.token() > held.token() && got.is_valid());
     assert_eq!(waiter_keys(&c, "waits"), [got.key()]);
 }
+
+/// The child's part below: holds lock `paused-holder` (TTL 2 s) and watches the service
+/// `paused-noise`, printing each callback, until the parent ends it.
+fn child_holds_and_watches() {
+    let f = ServiceFinder::from_env().unwrap();
+    let opts = LockOptions {
+        ttl: Duration::from_secs(2),
+        on_lost: Some(Arc::new(|_: &turtle_finder::Error| println!("child: lost"))),
+        ..LockOptions::default()
+    };
+    let held = f.lock("paused-holder", opts).unwrap();
+    let _w = f
+        .watch_service("paused-noise", |ch| {
+            let v = ch.value.as_deref().map(String::from_utf8_lossy);
+            println!("child: change {}", v.unwrap_or_default());
+        })
+        .unwrap();
+    println!("child: holding {} {}", held.key(), held.token());
+    std::thread::sleep(Duration::from_secs(60)); // until the parent ends it
+}
+
+/// A holder stopped (SIGSTOP) past its TTL while another takes the lock and while keys it
+/// watches change: resumed, its first callback is the loss, before any of the changes
+/// made while it was stopped; its fence no longer lets a write land.
+#[test]
+fn a_paused_holder_hears_of_its_loss_before_any_other_callback() {
+    if turtle_tests::role().is_some() {
+        return child_holds_and_watches();
+    }
+    let c = Cluster::start();
+    let child = turtle_tests::ChildProcess::start(
+        "locks::a_paused_holder_hears_of_its_loss_before_any_other_callback",
+        "hold",
+        &c.endpoints(),
+    );
+    let said = child.wait_for("child: holding");
+    assert!(said.iter().all(|l| !l.contains("lost")), "{said:?}");
+    let keys = waiter_keys(&c, "paused-holder");
+    let f = finder(&c);
+    let token = f.get(&keys[0]).unwrap().unwrap().create_revision;
+    child.signal(libc::SIGSTOP);
+    for i in 0..3 {
+        c.put_via(0, "/services/paused-noise", format!("during-{i}"));
+    }
+    // Taken by another once the stopped holder's lease expired.
+    let next = f.lock("paused-holder", LockOptions::timeout(WAIT)).unwrap();
+    assert!(next.token() > token);
+    child.signal(libc::SIGCONT);
+    let before = child.wait_for("child: lost");
+    assert!(
+        before.iter().all(|l| !l.contains("during-")),
+        "a change came before the loss: {before:?}"
+    );
+    child.wait_for("child: change during-2");
+    let stale = WriteOptions::if_owner(turtle_finder::Fence {
+        key: keys[0].clone(),
+        token,
+    });
+    let e = f.put("/paused-holder/state", b"late", stale).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}");
+    child.signal(libc::SIGKILL);
+}
