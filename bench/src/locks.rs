@@ -13,7 +13,9 @@ use turtle_tests::Cluster;
 
 use crate::measure::{cpu, line, pct, ratio, rt};
 
-/// Lock + unlock `n` times, uncontended: latency p50/p99 and CPU per pair.
+/// Lock + unlock `n` times, uncontended: latency p50/p99 and CPU per pair. The raw Lock
+/// RPC and both turtle variants take turns pair by pair, so a slower disk for a while
+/// (an fsync per write) weighs on all three alike.
 pub fn uncontended(cluster: &Cluster, n: usize) {
     let eps = cluster.endpoints();
     let rt = rt();
@@ -25,41 +27,45 @@ pub fn uncontended(cluster: &Cluster, n: usize) {
         .unwrap()
         .id();
     let mut lock = raw.lock_client();
-    let (mut raw_times, c0) = (Vec::with_capacity(n), cpu());
+    let f = ServiceFinder::new(Config::new(&eps).unwrap()).unwrap();
+    let session = f.lock_session(Duration::from_secs(60)).unwrap();
+    let variants = [
+        ("a reused session", Some(session)),
+        ("a lease per lock", None),
+    ];
+    // Per variant (raw first): the pairs' times and the CPU they took.
+    let mut times = vec![Vec::with_capacity(n); 3];
+    let mut cpus = [Duration::ZERO; 3];
     for _ in 0..n {
-        let t = Instant::now();
+        let (t, c0) = (Instant::now(), cpu());
         let opts = etcd_client::LockOptions::new().with_lease(lease);
         let held = rt.block_on(lock.lock("bench-raw", Some(opts))).unwrap();
         rt.block_on(lock.unlock(held.key().to_vec())).unwrap();
-        raw_times.push(t.elapsed());
-    }
-    let raw_cpu = (cpu() - c0) / n as u32;
-    let f = ServiceFinder::new(Config::new(&eps).unwrap()).unwrap();
-    let session = f.lock_session(Duration::from_secs(60)).unwrap();
-    for (what, shared) in [
-        ("a reused session", Some(session)),
-        ("a lease per lock", None),
-    ] {
-        let (mut times, c0) = (Vec::with_capacity(n), cpu());
-        for _ in 0..n {
-            let t = Instant::now();
+        times[0].push(t.elapsed());
+        cpus[0] += cpu() - c0;
+        for (v, (_, shared)) in variants.iter().enumerate() {
+            let (t, c0) = (Instant::now(), cpu());
             let opts = LockOptions {
                 session: shared.clone(),
                 ..LockOptions::default()
             };
-            let g = f.lock("bench-turtle", opts).unwrap();
-            g.unlock();
-            times.push(t.elapsed());
+            f.lock("bench-turtle", opts).unwrap().unlock();
+            times[v + 1].push(t.elapsed());
+            cpus[v + 1] += cpu() - c0;
         }
-        let turtle_cpu = (cpu() - c0) / n as u32;
+    }
+    let raw_cpu = cpus[0] / n as u32;
+    for (v, (what, _)) in variants.iter().enumerate() {
         for p in [0.5, 0.99] {
-            let (ours, theirs) = (pct(&mut times, p), pct(&mut raw_times, p));
+            let theirs = pct(&mut times[0], p);
+            let ours = pct(&mut times[v + 1], p);
             line(
                 &format!("lock + unlock on {what}, p{}", (p * 100.0) as u32),
                 format!("{ours:.2?} (raw Lock RPC on a reused lease: {theirs:.2?})"),
                 Some((ratio(ours, theirs), "≤ 1.2×")),
             );
         }
+        let turtle_cpu = cpus[v + 1] / n as u32;
         line(
             &format!("lock + unlock on {what}, client CPU per pair"),
             format!("{turtle_cpu:.2?} (raw: {raw_cpu:.2?})"),

@@ -522,8 +522,13 @@ async fn acquire(
     wait: bool,
 ) -> Result<Option<i64>> {
     let pool = parts.pool;
-    let my_rev = put_waiter(pool, key, value, session.id()).await?;
     let prefix = format!("{name}/");
+    let (my_rev, owner) = put_waiter(pool, key, &prefix, value, session.id()).await?;
+    // The transaction that put the key read the owner at its own revision, through the
+    // log (Go's recipe): the lock uncontended, that is the confirmation.
+    if owner == Some((key.as_bytes().to_vec(), my_rev)) && session.is_alive() {
+        return Ok(Some(my_rev));
+    }
     loop {
         let turn = read_turn(pool, key, &prefix, my_rev).await?;
         if turn.mine != Some(my_rev) {
@@ -563,31 +568,54 @@ struct Turn {
 }
 
 /// Puts the waiter key unless it is there (the same lease makes the same key, so a retry
-/// after an answer lost finds the first try's key): its create revision.
-async fn put_waiter(pool: &Pool, key: &str, value: &[u8], lease: i64) -> Result<i64> {
+/// after an answer lost finds the first try's key), and reads the owner (the key of lowest
+/// create revision) in the same transaction: the key's create revision, and the owner's
+/// key and create revision.
+async fn put_waiter(
+    pool: &Pool,
+    key: &str,
+    prefix: &str,
+    value: &[u8],
+    lease: i64,
+) -> Result<(i64, Option<(Vec<u8>, i64)>)> {
     pool.run(Op::LOCK, pool.cfg.deadline, |m| {
         let mut kv = m.kv.clone();
+        let owner = || {
+            let first = GetOptions::new()
+                .with_prefix()
+                .with_keys_only()
+                .with_sort(SortTarget::Create, SortOrder::Ascend)
+                .with_limit(1);
+            TxnOp::get(prefix, Some(first))
+        };
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(
-                key,
-                value,
-                Some(PutOptions::new().with_lease(lease)),
-            )])
-            .or_else([TxnOp::get(key, None)]);
+            .and_then([
+                TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease))),
+                owner(),
+            ])
+            .or_else([TxnOp::get(key, None), owner()]);
         async move {
             let resp = kv.txn(txn).await?;
             let header_rev = resp.header().map_or(0, |h| h.revision());
-            Ok(match resp.succeeded() {
+            let ops = resp.op_responses();
+            let mine = match resp.succeeded() {
                 true => header_rev,
-                false => first_create_revision(&resp.op_responses()).unwrap_or(0),
-            })
+                false => first_create_revision(&ops).unwrap_or(0),
+            };
+            let owner = match ops.get(1) {
+                Some(TxnOpResponse::Get(g)) => {
+                    (g.kvs().first()).map(|kv| (kv.key().to_vec(), kv.create_revision()))
+                }
+                _ => None,
+            };
+            Ok((mine, owner))
         }
     })
     .await
 }
 
-/// Reads (linearizably, in one transaction) our key and the last key created before it.
+/// Reads (linearizably, in one range) our key and the last key created before it.
 async fn read_turn(pool: &Pool, key: &str, prefix: &str, my_rev: i64) -> Result<Turn> {
     // One range, not a read-only transaction: etcd 3.5.0-3.5.4 panic when a read-only
     // transaction's request is cancelled while it runs (etcd #14110), and a hedged read's
