@@ -34,7 +34,7 @@ pub fn uncontended(cluster: &Cluster, n: usize) {
         ("a lease per lock", None),
     ];
     // Per variant (raw first): the pairs' times and the CPU they took.
-    let mut times = vec![Vec::with_capacity(n); 3];
+    let mut times: Vec<Vec<Duration>> = (0..3).map(|_| Vec::with_capacity(n)).collect();
     let mut cpus = [Duration::ZERO; 3];
     for _ in 0..n {
         let (t, c0) = (Instant::now(), cpu());
