@@ -264,6 +264,62 @@ typedef struct turtle_txn turtle_txn;
 typedef struct turtle_watch turtle_watch;
 
 /**
+ * A key as read (`turtle_get`), or an election's leader (`turtle_leader`: `key` is the
+ * leader's, `value` its value, `create_revision` its token).
+ */
+typedef struct turtle_entry {
+  /**
+   * The whole key, NUL-terminated.
+   */
+  const char *key;
+  /**
+   * The value's bytes (not NUL-terminated; NULL when empty).
+   */
+  const uint8_t *value;
+  /**
+   * How many bytes `value` has.
+   */
+  size_t value_len;
+  /**
+   * The revision that created the key (a lock's or leader's token).
+   */
+  int64_t create_revision;
+  /**
+   * The revision of the key's last write (what `if_revision` compares); 0 for a leader.
+   */
+  int64_t mod_revision;
+  /**
+   * How many times the key was written since it was created; 0 for a leader.
+   */
+  int64_t version;
+  /**
+   * The lease the key is bound to, 0 for none.
+   */
+  int64_t lease;
+} turtle_entry;
+
+/**
+ * Called on the dispatcher thread with an election's leader: its key, value and token
+ * (`create_revision`), valid during the call; NULL when there is none (`turtle_observe`).
+ */
+typedef void (*turtle_leader_cb)(void *user_data, const struct turtle_entry *leader);
+
+/**
+ * Called on the dispatcher thread when a watch or registration runs into trouble it keeps
+ * retrying (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during
+ * the call.
+ */
+typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const char *message);
+
+/**
+ * Called exactly once with `user_data` when the library no longer needs it: after the
+ * watch or registration is cancelled, freed or its finder closed, or at once when the
+ * call that was given it fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
+ * lock of libturtle held: it may call any function, including `turtle_finder_free`.
+ */
+typedef void (*turtle_release_cb)(void *user_data);
+
+/**
  * One registered instance. Its strings live as long as the list that holds it.
  */
 typedef struct turtle_instance {
@@ -336,56 +392,6 @@ typedef struct turtle_instances {
  * two callbacks of one finder at once. `list` is valid only during the call.
  */
 typedef void (*turtle_instances_cb)(void *user_data, const struct turtle_instances *list);
-
-/**
- * Called on the dispatcher thread when a watch or registration runs into trouble it keeps
- * retrying (e.g. TURTLE_UNAVAILABLE while no member answers). `message` is valid during
- * the call.
- */
-typedef void (*turtle_error_cb)(void *user_data, turtle_status status, const char *message);
-
-/**
- * Called exactly once with `user_data` when the library no longer needs it: after the
- * watch or registration is cancelled, freed or its finder closed, or at once when the
- * call that was given it fails. Runs on the thread that ends the watch, or on the dispatcher thread, with no
- * lock of libturtle held: it may call any function, including `turtle_finder_free`.
- */
-typedef void (*turtle_release_cb)(void *user_data);
-
-/**
- * A key as read (`turtle_get`), or an election's leader (`turtle_leader`: `key` is the
- * leader's, `value` its value, `create_revision` its token).
- */
-typedef struct turtle_entry {
-  /**
-   * The whole key, NUL-terminated.
-   */
-  const char *key;
-  /**
-   * The value's bytes (not NUL-terminated; NULL when empty).
-   */
-  const uint8_t *value;
-  /**
-   * How many bytes `value` has.
-   */
-  size_t value_len;
-  /**
-   * The revision that created the key (a lock's or leader's token).
-   */
-  int64_t create_revision;
-  /**
-   * The revision of the key's last write (what `if_revision` compares); 0 for a leader.
-   */
-  int64_t mod_revision;
-  /**
-   * How many times the key was written since it was created; 0 for a leader.
-   */
-  int64_t version;
-  /**
-   * The lease the key is bound to, 0 for none.
-   */
-  int64_t lease;
-} turtle_entry;
 
 /**
  * One member of the cluster, as it lists itself. Its strings live as long as the list.
@@ -533,12 +539,6 @@ typedef struct turtle_txn_result {
    */
   struct turtle_entry **gets;
 } turtle_txn_result;
-
-/**
- * Called on the dispatcher thread with an election's leader: its key, value and token
- * (`create_revision`), valid during the call; NULL when there is none (`turtle_observe`).
- */
-typedef void (*turtle_leader_cb)(void *user_data, const struct turtle_entry *leader);
 
 /**
  * One change, as a callback sees it. Every pointer in it is valid only during the call.
@@ -824,6 +824,63 @@ turtle_status turtle_config_set_retry_backoff_ms(struct turtle_config *config,
 turtle_status turtle_config_set_probe_backoff_ms(struct turtle_config *config,
                                                  uint64_t min_ms,
                                                  uint64_t max_ms);
+
+/**
+ * Runs for leader of election `name` with the `len` bytes at `value`, a lease of `ttl_s`
+ * whole seconds (0 means 10) per campaign, until `turtle_candidacy_free`: `on_elected` at
+ * each win, `on_lost` (TURTLE_SESSION_LOST and why) at each loss, both on the dispatcher
+ * thread (either may be NULL); after a loss it campaigns again, after a failed campaign
+ * with a backoff. `release` is called exactly once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `value` is NULL with `len` 0, or `len` readable bytes;
+ * `out` is NULL or writable; the callbacks may be called with `user_data` from the
+ * dispatcher thread until `release` is called.
+ */
+turtle_status turtle_run_for_leader(struct turtle_finder *finder,
+                                    const char *name,
+                                    const uint8_t *value,
+                                    size_t len,
+                                    uint64_t ttl_s,
+                                    turtle_leader_cb on_elected,
+                                    turtle_error_cb on_lost,
+                                    void *user_data,
+                                    turtle_release_cb release,
+                                    struct turtle_candidacy **out);
+
+/**
+ * Whether the candidacy surely leads now (no I/O), and its token while it does (0 while
+ * it campaigns). Each out-parameter may be NULL.
+ *
+ * # Safety
+ * The out-parameters are each NULL or writable.
+ */
+turtle_status turtle_candidacy_info(struct turtle_candidacy *candidacy,
+                                    bool *leading,
+                                    int64_t *token);
+
+/**
+ * Stops running and frees the candidacy: resigns if leading, waiting for that at most
+ * the finder's deadline and a second. NULL is a no-op.
+ */
+turtle_status turtle_candidacy_free(struct turtle_candidacy *candidacy);
+
+/**
+ * Observes election `name`: `on_leader` runs on the dispatcher thread with the leader
+ * first, then each time the leader or its value changes, and with NULL when there is
+ * none; resumed across failover and compaction like every watch. Cancel and free the
+ * returned watch as any other; `release` is called exactly once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable; `on_leader` may be called
+ * with `user_data` from the dispatcher thread until `release` is called.
+ */
+turtle_status turtle_observe(struct turtle_finder *finder,
+                             const char *name,
+                             turtle_leader_cb on_leader,
+                             void *user_data,
+                             turtle_release_cb release,
+                             struct turtle_watch **out);
 
 /**
  * Makes a finder for `endpoints` ("host:port", "http://host:port" or
@@ -1230,6 +1287,68 @@ turtle_status turtle_registration_lease(struct turtle_registration *registration
 turtle_status turtle_registration_free(struct turtle_registration *registration);
 
 /**
+ * A lease of `ttl_s` whole seconds (0 means 10) kept alive for locks and elections to
+ * share, in `*out`.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+turtle_status turtle_lock_session_new(struct turtle_finder *finder,
+                                      uint64_t ttl_s,
+                                      struct turtle_lock_session **out);
+
+/**
+ * The session's lease id and whether it is surely alive now (no I/O). Each
+ * out-parameter may be NULL.
+ *
+ * # Safety
+ * The out-parameters are each NULL or writable.
+ */
+turtle_status turtle_lock_session_info(struct turtle_lock_session *session,
+                                       int64_t *lease,
+                                       bool *alive);
+
+/**
+ * Revokes the session's lease (in the background; freeing the finder waits for it) and
+ * frees the handle: the locks on it are lost. NULL is a no-op.
+ */
+turtle_status turtle_lock_session_free(struct turtle_lock_session *session);
+
+/**
+ * `turtle_lock` on a shared session: the lock's key is `<name>/<session lease>`, one
+ * lock per name on a session at a time (a second is TURTLE_INVALID_ARGUMENT); a failed
+ * wait takes its key back and the session lives on.
+ *
+ * # Safety
+ * As `turtle_lock`.
+ */
+turtle_status turtle_lock_on(struct turtle_finder *finder,
+                             struct turtle_lock_session *session,
+                             const char *name,
+                             uint64_t timeout_ms,
+                             turtle_error_cb on_lost,
+                             void *user_data,
+                             turtle_release_cb release,
+                             struct turtle_lock_guard **out);
+
+/**
+ * `turtle_campaign` on a shared session (see `turtle_lock_on`).
+ *
+ * # Safety
+ * As `turtle_campaign`.
+ */
+turtle_status turtle_campaign_on(struct turtle_finder *finder,
+                                 struct turtle_lock_session *session,
+                                 const char *name,
+                                 const uint8_t *value,
+                                 size_t len,
+                                 uint64_t timeout_ms,
+                                 turtle_error_cb on_lost,
+                                 void *user_data,
+                                 turtle_release_cb release,
+                                 struct turtle_lock_guard **out);
+
+/**
  * The message of the calling thread's last libturtle call that returns a status: why it
  * failed, or "" when it succeeded. Valid until the thread's next libturtle call; never
  * NULL; do not free.
@@ -1334,125 +1453,6 @@ turtle_status turtle_txn_commit(struct turtle_finder *finder,
  * `result` is NULL or a result from libturtle not yet freed.
  */
 void turtle_txn_result_free(struct turtle_txn_result *result);
-
-/**
- * Runs for leader of election `name` with the `len` bytes at `value`, a lease of `ttl_s`
- * whole seconds (0 means 10) per campaign, until `turtle_candidacy_free`: `on_elected` at
- * each win, `on_lost` (TURTLE_SESSION_LOST and why) at each loss, both on the dispatcher
- * thread (either may be NULL); after a loss it campaigns again, after a failed campaign
- * with a backoff. `release` is called exactly once.
- *
- * # Safety
- * `name` is NULL or NUL-terminated; `value` is NULL with `len` 0, or `len` readable bytes;
- * `out` is NULL or writable; the callbacks may be called with `user_data` from the
- * dispatcher thread until `release` is called.
- */
-turtle_status turtle_run_for_leader(struct turtle_finder *finder,
-                                    const char *name,
-                                    const uint8_t *value,
-                                    size_t len,
-                                    uint64_t ttl_s,
-                                    turtle_leader_cb on_elected,
-                                    turtle_error_cb on_lost,
-                                    void *user_data,
-                                    turtle_release_cb release,
-                                    struct turtle_candidacy **out);
-
-/**
- * Whether the candidacy surely leads now (no I/O), and its token while it does (0 while
- * it campaigns). Each out-parameter may be NULL.
- *
- * # Safety
- * The out-parameters are each NULL or writable.
- */
-turtle_status turtle_candidacy_info(struct turtle_candidacy *candidacy,
-                                    bool *leading,
-                                    int64_t *token);
-
-/**
- * Stops running and frees the candidacy: resigns if leading, waiting for that at most
- * the finder's deadline and a second. NULL is a no-op.
- */
-turtle_status turtle_candidacy_free(struct turtle_candidacy *candidacy);
-
-/**
- * Observes election `name`: `on_leader` runs on the dispatcher thread with the leader
- * first, then each time the leader or its value changes, and with NULL when there is
- * none; resumed across failover and compaction like every watch. Cancel and free the
- * returned watch as any other; `release` is called exactly once.
- *
- * # Safety
- * `name` is NULL or NUL-terminated; `out` is NULL or writable; `on_leader` may be called
- * with `user_data` from the dispatcher thread until `release` is called.
- */
-turtle_status turtle_observe(struct turtle_finder *finder,
-                             const char *name,
-                             turtle_leader_cb on_leader,
-                             void *user_data,
-                             turtle_release_cb release,
-                             struct turtle_watch **out);
-
-/**
- * A lease of `ttl_s` whole seconds (0 means 10) kept alive for locks and elections to
- * share, in `*out`.
- *
- * # Safety
- * `out` is NULL or writable.
- */
-turtle_status turtle_lock_session_new(struct turtle_finder *finder,
-                                      uint64_t ttl_s,
-                                      struct turtle_lock_session **out);
-
-/**
- * The session's lease id and whether it is surely alive now (no I/O). Each
- * out-parameter may be NULL.
- *
- * # Safety
- * The out-parameters are each NULL or writable.
- */
-turtle_status turtle_lock_session_info(struct turtle_lock_session *session,
-                                       int64_t *lease,
-                                       bool *alive);
-
-/**
- * Revokes the session's lease (in the background; freeing the finder waits for it) and
- * frees the handle: the locks on it are lost. NULL is a no-op.
- */
-turtle_status turtle_lock_session_free(struct turtle_lock_session *session);
-
-/**
- * `turtle_lock` on a shared session: the lock's key is `<name>/<session lease>`, one
- * lock per name on a session at a time (a second is TURTLE_INVALID_ARGUMENT); a failed
- * wait takes its key back and the session lives on.
- *
- * # Safety
- * As `turtle_lock`.
- */
-turtle_status turtle_lock_on(struct turtle_finder *finder,
-                             struct turtle_lock_session *session,
-                             const char *name,
-                             uint64_t timeout_ms,
-                             turtle_error_cb on_lost,
-                             void *user_data,
-                             turtle_release_cb release,
-                             struct turtle_lock_guard **out);
-
-/**
- * `turtle_campaign` on a shared session (see `turtle_lock_on`).
- *
- * # Safety
- * As `turtle_campaign`.
- */
-turtle_status turtle_campaign_on(struct turtle_finder *finder,
-                                 struct turtle_lock_session *session,
-                                 const char *name,
-                                 const uint8_t *value,
-                                 size_t len,
-                                 uint64_t timeout_ms,
-                                 turtle_error_cb on_lost,
-                                 void *user_data,
-                                 turtle_release_cb release,
-                                 struct turtle_lock_guard **out);
 
 /**
  * Watches service `name`: `on_change` runs on the finder's dispatcher thread after every

@@ -54,6 +54,17 @@ pub(crate) unsafe fn arg_out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, 
     unsafe { p.as_mut() }.ok_or_else(|| FfiError::invalid(format!("argument `{name}` is NULL")))
 }
 
+/// Writes `value` to an optional out-parameter: NULL means the caller does not want it.
+///
+/// # Safety
+/// `p` is NULL or points to writable memory for a `T`.
+pub(crate) unsafe fn optional_out<T>(p: *mut T, value: T) {
+    // SAFETY: NULL or writable per the contract above.
+    if let Some(out) = unsafe { p.as_mut() } {
+        *out = value;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,12 +71,7 @@ pub unsafe extern "C" fn turtle_config_new(out: *mut *mut turtle_config) -> turt
 /// Frees a config. NULL is a no-op; a freed handle gives TURTLE_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn turtle_config_free(config: *mut turtle_config) -> turtle_status {
-    guard(|| {
-        if !config.is_null() {
-            CONFIGS.remove(config, "config")?;
-        }
-        Ok(())
-    })
+    guard(|| CONFIGS.free(config, "config", drop))
 }
 
 /// Sets the members: "host:port" or "http://host:port", comma-separated. Checked now:

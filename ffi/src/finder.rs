@@ -124,13 +124,7 @@ pub extern "C" fn turtle_finder_close_timeout(
 /// later calls give TURTLE_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn turtle_finder_free(finder: *mut turtle_finder) -> turtle_status {
-    guard(|| {
-        if !finder.is_null() {
-            let f = FINDERS.remove(finder, "finder")?;
-            f.close();
-        }
-        Ok(())
-    })
+    guard(|| FINDERS.free(finder, "finder", |f| f.close()))
 }
 
 /// A call's deadline in milliseconds: 0 means the finder's default.

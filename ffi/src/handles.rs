@@ -87,6 +87,20 @@ impl<T> Table<T> {
         }
     }
 
+    /// A `*_free` function's body: NULL is a no-op, a live handle is removed and `end`
+    /// gets its value (to close or cancel it), a stale one is an error.
+    pub(crate) fn free<H>(
+        &self,
+        handle: *mut H,
+        arg: &str,
+        end: impl FnOnce(Arc<T>),
+    ) -> Result<(), FfiError> {
+        if !handle.is_null() {
+            end(self.remove(handle, arg)?);
+        }
+        Ok(())
+    }
+
     /// Ends a handle; its slot is reused under a new generation.
     pub(crate) fn remove<H>(&self, handle: *mut H, arg: &str) -> Result<Arc<T>, FfiError> {
         let index = self.locate(handle as usize, arg)?;

@@ -13,12 +13,14 @@ compile_error!("libturtle's handles need 64-bit pointers; 32-bit targets are not
 
 mod boundary;
 mod config;
+mod election;
 mod finder;
 mod handles;
 mod instances;
 mod lock;
 mod monitoring;
 mod registration;
+mod session;
 mod status;
 mod txn;
 mod userdata;
@@ -26,11 +28,13 @@ mod views;
 mod watch;
 
 pub use config::*;
+pub use election::*;
 pub use finder::*;
 pub use instances::*;
 pub use lock::*;
 pub use monitoring::*;
 pub use registration::*;
+pub use session::*;
 pub use status::*;
 pub use txn::*;
 pub use userdata::{turtle_error_cb, turtle_release_cb};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ::turtle_finder::{Entry, Fence, Leadership, LockGuard, LockOptions, WriteOptions};
 
-use crate::boundary::{arg_out, arg_str, guard};
+use crate::boundary::{arg_out, arg_str, guard, optional_out};
 use crate::finder::{turtle_finder, FINDERS};
 use crate::handles::Table;
 use crate::status::{c_string, turtle_status, FfiError};
@@ -72,6 +72,33 @@ pub(crate) fn lock_options(
     }
 }
 
+/// Takes the lock `name` with `opts`, or campaigns in election `name` with the `len`
+/// bytes at `value`: the guard in `*out`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `value`'s pointer is NULL with length 0, or that
+/// many readable bytes; `out` is NULL or writable.
+pub(crate) unsafe fn take(
+    finder: *mut turtle_finder,
+    name: *const c_char,
+    value: Option<(*const u8, usize)>,
+    opts: Result<LockOptions, FfiError>,
+    out: *mut *mut turtle_lock_guard,
+) -> turtle_status {
+    guard(move || {
+        let f = FINDERS.get(finder, "finder")?;
+        // SAFETY: caller contract.
+        let (name, out) = unsafe { (arg_str(name, "name")?, arg_out(out, "out")?) };
+        let held = match value {
+            None => Held::Lock(f.lock(name, opts?)?),
+            // SAFETY: caller contract.
+            Some((p, len)) => Held::Lead(f.campaign(name, unsafe { arg_bytes(p, len) }?, opts?)?),
+        };
+        *out = LOCKS.insert(held);
+        Ok(())
+    })
+}
+
 /// Takes the lock `name` (the same lock as `etcdctl lock NAME` and Go's
 /// `concurrency.Mutex`), waiting at most `timeout_ms` (0: until it is had) on a lease of
 /// `ttl_s` whole seconds (0 means 10): TURTLE_DEADLINE_EXCEEDED when the wait ran out,
@@ -96,13 +123,8 @@ pub unsafe extern "C" fn turtle_lock(
     out: *mut *mut turtle_lock_guard,
 ) -> turtle_status {
     let opts = lock_options(ttl_s, timeout_ms, on_lost, user_data, release);
-    guard(move || {
-        let f = FINDERS.get(finder, "finder")?;
-        // SAFETY: caller contract.
-        let (name, out) = unsafe { (arg_str(name, "name")?, arg_out(out, "out")?) };
-        *out = LOCKS.insert(Held::Lock(f.lock(name, opts)?));
-        Ok(())
-    })
+    // SAFETY: caller contract.
+    unsafe { take(finder, name, None, Ok(opts), out) }
 }
 
 /// `turtle_lock` that does not wait: `*out` is NULL (and TURTLE_OK) when another holds
@@ -153,19 +175,8 @@ pub unsafe extern "C" fn turtle_campaign(
     out: *mut *mut turtle_lock_guard,
 ) -> turtle_status {
     let opts = lock_options(ttl_s, timeout_ms, on_lost, user_data, release);
-    guard(move || {
-        let f = FINDERS.get(finder, "finder")?;
-        // SAFETY: caller contract.
-        let (name, out, value) = unsafe {
-            (
-                arg_str(name, "name")?,
-                arg_out(out, "out")?,
-                arg_bytes(value, len)?,
-            )
-        };
-        *out = LOCKS.insert(Held::Lead(f.campaign(name, value, opts)?));
-        Ok(())
-    })
+    // SAFETY: caller contract.
+    unsafe { take(finder, name, Some((value, len)), Ok(opts), out) }
 }
 
 /// The lock's fencing token (the create revision of its key), its key as a new string
@@ -184,16 +195,12 @@ pub unsafe extern "C" fn turtle_lock_guard_info(
     guard(|| {
         let held = LOCKS.get(lock, "lock")?;
         let fence = held.fence();
-        // SAFETY: caller contract: NULL or writable.
+        // SAFETY: caller contract: each NULL or writable.
         unsafe {
-            if let Some(out) = token.as_mut() {
-                *out = fence.token;
-            }
-            if let Some(out) = key.as_mut() {
-                *out = c_string(&fence.key).into_raw();
-            }
-            if let Some(out) = valid.as_mut() {
-                *out = held.is_valid();
+            optional_out(token, fence.token);
+            optional_out(valid, held.is_valid());
+            if !key.is_null() {
+                optional_out(key, c_string(&fence.key).into_raw()); // no string unless asked
             }
         }
         Ok(())
@@ -205,12 +212,7 @@ pub unsafe extern "C" fn turtle_lock_guard_info(
 /// finder's deadline and a second at most. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn turtle_lock_guard_free(lock: *mut turtle_lock_guard) -> turtle_status {
-    guard(|| {
-        if !lock.is_null() {
-            LOCKS.remove(lock, "lock")?.let_go();
-        }
-        Ok(())
-    })
+    guard(|| LOCKS.free(lock, "lock", |held| held.let_go()))
 }
 
 /// Writes a leadership's new value (`len` bytes at `value`) only while it leads
@@ -238,9 +240,7 @@ pub unsafe extern "C" fn turtle_proclaim(
         let value = unsafe { arg_bytes(value, len) }?;
         let rev = f.proclaim(l, value)?;
         // SAFETY: caller contract: NULL or writable.
-        if let Some(out) = unsafe { revision.as_mut() } {
-            *out = rev;
-        }
+        unsafe { optional_out(revision, rev) };
         Ok(())
     })
 }
@@ -290,9 +290,7 @@ pub unsafe extern "C" fn turtle_put(
         let (key, value) = unsafe { (arg_str(key, "key")?, arg_bytes(value, len)?) };
         let rev = f.put(key, value, conditions(if_owner, if_revision)?)?;
         // SAFETY: caller contract: NULL or writable.
-        if let Some(out) = unsafe { revision.as_mut() } {
-            *out = rev;
-        }
+        unsafe { optional_out(revision, rev) };
         Ok(())
     })
 }
@@ -315,9 +313,7 @@ pub unsafe extern "C" fn turtle_delete(
         let key = unsafe { arg_str(key, "key") }?;
         let rev = f.delete(key, conditions(if_owner, if_revision)?)?;
         // SAFETY: caller contract: NULL or writable.
-        if let Some(out) = unsafe { revision.as_mut() } {
-            *out = rev;
-        }
+        unsafe { optional_out(revision, rev) };
         Ok(())
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ::turtle_finder::{RegisterOptions, Registration, RegistrationState};
 
-use crate::boundary::{arg_out, arg_str, guard};
+use crate::boundary::{arg_out, arg_str, guard, optional_out};
 use crate::finder::{turtle_finder, FINDERS};
 use crate::handles::Table;
 use crate::status::{c_string, turtle_status, FfiError};
@@ -194,14 +194,10 @@ pub unsafe extern "C" fn turtle_registration_lease(
 ) -> turtle_status {
     guard(|| {
         let reg = REGISTRATIONS.get(registration, "registration")?;
-        // SAFETY: caller contract: NULL or writable.
+        // SAFETY: caller contract: each NULL or writable.
         unsafe {
-            if let Some(out) = lease_id.as_mut() {
-                *out = reg.lease_id();
-            }
-            if let Some(out) = ttl_s.as_mut() {
-                *out = reg.ttl().as_secs();
-            }
+            optional_out(lease_id, reg.lease_id());
+            optional_out(ttl_s, reg.ttl().as_secs());
         }
         Ok(())
     })
@@ -214,10 +210,5 @@ pub unsafe extern "C" fn turtle_registration_lease(
 pub extern "C" fn turtle_registration_free(
     registration: *mut turtle_registration,
 ) -> turtle_status {
-    guard(|| {
-        if !registration.is_null() {
-            REGISTRATIONS.remove(registration, "registration")?.close();
-        }
-        Ok(())
-    })
+    guard(|| REGISTRATIONS.free(registration, "registration", |r| r.close()))
 }

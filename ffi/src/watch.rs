@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ::turtle_finder::{Change, ChangeKind, Error, ServiceFinder, Watch, WatchOptions};
 
-use crate::boundary::{arg_out, arg_str, guard};
+use crate::boundary::{arg_out, arg_str, guard, optional_out};
 use crate::finder::{turtle_finder, FINDERS};
 use crate::handles::Table;
 use crate::status::{c_string, turtle_status, FfiError};
@@ -198,11 +198,14 @@ pub unsafe extern "C" fn turtle_watch_last_error(
             .as_ref()
             .map_or(turtle_status::TURTLE_OK, |e| turtle_status::of(e.kind()));
         // SAFETY: caller contract: NULL or writable.
-        if let Some(out) = unsafe { out_message.as_mut() } {
-            *out = last.map_or(std::ptr::null_mut(), |e| {
-                c_string(&e.to_string()).into_raw()
-            });
-        }
+        unsafe {
+            optional_out(
+                out_message,
+                last.map_or(std::ptr::null_mut(), |e| {
+                    c_string(&e.to_string()).into_raw()
+                }),
+            )
+        };
         Ok(())
     })
 }
@@ -211,10 +214,5 @@ pub unsafe extern "C" fn turtle_watch_last_error(
 /// gives TURTLE_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn turtle_watch_free(watch: *mut turtle_watch) -> turtle_status {
-    guard(|| {
-        if !watch.is_null() {
-            WATCHES.remove(watch, "watch")?.cancel();
-        }
-        Ok(())
-    })
+    guard(|| WATCHES.free(watch, "watch", |w| w.cancel()))
 }
