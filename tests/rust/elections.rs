@@ -265,3 +265,62 @@ fn an_async_observer_streams_each_leader_and_none() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     });
 }
+
+/// Waits until the observer sees `want`, passing over the leaders before it.
+fn until_seen(rx: &Receiver<Option<String>>, want: &str) {
+    let end = Instant::now() + WAIT;
+    while next(rx).as_deref() != Some(want) {
+        assert!(Instant::now() < end, "never saw {want}");
+    }
+}
+
+/// An observer resumes like every watch: across the kill of the member its watch was on,
+/// and across a compaction of the history it had not yet heard (a reset delivers the
+/// leader now).
+#[test]
+fn an_observer_resumes_across_failover_and_compaction() {
+    use turtle_tests::Mode;
+    let mut c = Cluster::start();
+    let (o, proxies) = crate::locks::behind_proxies(&c);
+    let (_w, seen) = observed(&o, "resume-e");
+    assert_eq!(next(&seen), None);
+    let a = finder(&c);
+    let one = a
+        .campaign("resume-e", b"one", LockOptions::default())
+        .unwrap();
+    until_seen(&seen, "one");
+    let serving = o.preferred_member().to_string();
+    let i = (proxies.iter())
+        .position(|p| p.endpoint() == serving)
+        .unwrap();
+    c.kill(i);
+    one.resign();
+    let two = a
+        .campaign("resume-e", b"two", LockOptions::default())
+        .unwrap();
+    until_seen(&seen, "two");
+    c.restart(i);
+    // Nothing reaches the observer while its history is compacted away.
+    proxies.iter().for_each(|p| p.set(Mode::Hold));
+    two.resign();
+    let three = a
+        .campaign("resume-e", b"three", LockOptions::default())
+        .unwrap();
+    let rev = c.put_via(0, "/after", "x");
+    c.compact_via(0, rev);
+    proxies.iter().for_each(|p| p.set(Mode::Pass));
+    until_seen(&seen, "three");
+    assert_eq!(
+        o.leader("resume-e").unwrap().unwrap().revision,
+        three.token()
+    );
+    three.resign();
+    until_seen_none(&seen);
+}
+
+fn until_seen_none(rx: &Receiver<Option<String>>) {
+    let end = Instant::now() + WAIT;
+    while next(rx).is_some() {
+        assert!(Instant::now() < end, "never saw no leader");
+    }
+}

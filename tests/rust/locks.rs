@@ -274,34 +274,44 @@ fn writes_compare_and_swap_on_the_revision_read() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
 
-/// The member the holder's keepalives go to is killed: they go to another, the lock is
-/// kept (no `lost`) and nobody else gets it.
+/// The member the holder's keepalives go to is killed, then (restarted) the one they go to
+/// then is stopped: they go to another, the lock is kept (no `lost`) and nobody else gets
+/// it.
 #[test]
-fn a_member_killed_under_a_holder_keeps_the_lock() {
+fn a_member_killed_or_stopped_under_a_holder_keeps_the_lock() {
     let mut c = Cluster::start();
     let f = finder(&c);
-    // A TTL with room for an election: the killed member may be the leader, and the
-    // keepalives wait for the next one.
+    // A TTL with room for an election: the member may be the leader, and the keepalives
+    // wait for the next one.
     let opts = LockOptions {
         ttl: Duration::from_secs(6),
         ..LockOptions::default()
     };
     let held = f.lock("kept", opts.clone()).unwrap();
-    let preferred = f.preferred_member().to_string();
-    let i = (0..c.len()).find(|&i| c.endpoint(i) == preferred).unwrap();
-    c.kill(i);
-    // Past the TTL and half as much again: the lease lived only through keepalives on
-    // the others.
-    let end = Instant::now() + Duration::from_secs(9);
     let other = finder(&c);
-    while Instant::now() < end {
-        assert!(held.is_valid(), "lost after the kill");
-        // During the election an attempt may fail (its own grant waits for a leader),
-        // but it never gets the lock.
-        if let Ok(got) = other.try_lock("kept", opts.clone()) {
-            assert!(got.is_none(), "a second holder");
+    for fault in ["SIGKILL", "SIGSTOP"] {
+        let preferred = f.preferred_member().to_string();
+        let i = (0..c.len()).find(|&i| c.endpoint(i) == preferred).unwrap();
+        match fault {
+            "SIGKILL" => c.kill(i),
+            _ => c.stop(i),
         }
-        std::thread::sleep(Duration::from_millis(200)); // a sample every 200 ms
+        // Past the TTL and half as much again: the lease lived only through keepalives
+        // on the others.
+        let end = Instant::now() + Duration::from_secs(9);
+        while Instant::now() < end {
+            assert!(held.is_valid(), "lost after {fault}");
+            // During the election an attempt may fail (its own grant waits for a
+            // leader), but it never gets the lock.
+            if let Ok(got) = other.try_lock("kept", opts.clone()) {
+                assert!(got.is_none(), "a second holder after {fault}");
+            }
+            std::thread::sleep(Duration::from_millis(200)); // a sample every 200 ms
+        }
+        match fault {
+            "SIGKILL" => c.restart(i),
+            _ => c.cont(i),
+        }
     }
     held.unlock();
     assert!(other.try_lock("kept", opts).unwrap().is_some());
@@ -401,7 +411,7 @@ fn locks_share_a_session_and_go_with_it() {
 }
 
 /// A finder whose every member is behind a proxy of the test's own.
-fn behind_proxies(c: &Cluster) -> (ServiceFinder, Vec<turtle_tests::Proxy>) {
+pub(crate) fn behind_proxies(c: &Cluster) -> (ServiceFinder, Vec<turtle_tests::Proxy>) {
     let proxies: Vec<_> = (0..c.len())
         .map(|i| turtle_tests::Proxy::start(&c.endpoint(i)).unwrap())
         .collect();
