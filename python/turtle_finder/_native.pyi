@@ -7,17 +7,23 @@ from types import TracebackType
 from typing import Any, Literal, final
 
 __all__ = [
+    "Candidacy",
     "Change",
+    "Compare",
     "Entry",
     "Instance",
     "Instances",
     "Leader",
     "Leadership",
     "Lock",
+    "LockSession",
     "Member",
     "MemberStatus",
+    "Op",
     "Registration",
     "ServiceFinder",
+    "Txn",
+    "TxnResult",
     "Watch",
     "__version__",
     "_close_all",
