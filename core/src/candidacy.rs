@@ -5,15 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::change::Leader;
 use crate::client::Client;
 use crate::delivery::{Delivery, Sink};
+use crate::done::{Done, Driver};
 use crate::election::Leadership;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lock::LockOptions;
+use crate::lock::{LockOptions, OnLost};
 
 /// A callback told of a won election: the leader it made (its key, value and token).
 pub type OnElected = Arc<dyn Fn(&Leader) + Send + Sync>;
@@ -35,9 +36,7 @@ struct State {
     leading: Mutex<Option<Arc<Leadership>>>,
     last_error: Mutex<Option<Error>>,
     /// Set once the loop ended (after its resign, if it led).
-    done: Mutex<bool>,
-    done_cv: Condvar,
-    ended: tokio::sync::Notify,
+    done: Arc<Done>,
     /// How long a blocking stop waits for the resign.
     stop_limit: Duration,
 }
@@ -71,22 +70,19 @@ impl Candidacy {
     /// [`Candidacy::stop`] for async code.
     pub async fn stop_async(&self) {
         let _ = self.stop.send(true);
-        loop {
-            let ended = self.state.ended.notified();
-            if *self.state.done.lock() {
-                return;
-            }
-            ended.await;
-        }
+        self.state.done.wait().await
     }
 
     /// Stops running: resigns if leading, and waits for that at most the finder's
     /// deadline and a second (a member down may delay etcd's answer). Idempotent.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
-        let end = std::time::Instant::now() + self.state.stop_limit;
-        let mut done = self.state.done.lock();
-        while !*done && !self.state.done_cv.wait_until(&mut done, end).timed_out() {}
+        self.state.done.wait_blocking(self.state.stop_limit);
+    }
+
+    /// Has blocking stops drive the runtime with `driver` while they wait.
+    pub(crate) fn drive_with(&self, driver: Driver) {
+        self.state.done.drive_with(driver);
     }
 }
 
@@ -108,22 +104,28 @@ impl Client {
         value: &[u8],
         opts: LockOptions,
         on_elected: OnElected,
-        on_lost: crate::lock::OnLost,
+        on_lost: OnLost,
     ) -> Result<Candidacy> {
         let events = Arc::new(Direct(on_elected, on_lost));
         start(self.clone(), name, value, opts, events)
     }
 }
 
-struct Direct(OnElected, crate::lock::OnLost);
+/// Tells a candidacy's event to its callbacks: a win to `on_elected`, a loss to `on_lost`.
+pub(crate) fn tell(on_elected: &OnElected, on_lost: &OnLost, d: Delivery) {
+    match d {
+        Delivery::Leader(Some(l)) => on_elected(&l),
+        Delivery::Error(e) => on_lost(&e),
+        _ => {}
+    }
+}
+
+/// The async face's events: told on the runtime's task that has the news.
+struct Direct(OnElected, OnLost);
 
 impl Sink for Direct {
     fn deliver(&self, d: Delivery) {
-        match d {
-            Delivery::Leader(Some(l)) => (self.0)(&l),
-            Delivery::Error(e) => (self.1)(&e),
-            _ => {}
-        }
+        tell(&self.0, &self.1, d)
     }
 }
 
@@ -208,9 +210,7 @@ impl Run {
                 }
             }
         }
-        *self.state.done.lock() = true;
-        self.state.done_cv.notify_all();
-        self.state.ended.notify_waiters();
+        self.state.done.set();
     }
 
     /// Leads until the leadership is lost (false) or the candidacy stopped (true, after

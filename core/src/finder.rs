@@ -274,8 +274,8 @@ impl ServiceFinder {
     }
 
     /// Runs a future on the caller's thread, driving this finder's runtime (for a lock's
-    /// blocking unlock); nothing once the finder is gone.
-    fn driver(&self) -> crate::lock::Driver {
+    /// blocking unlock, a candidacy's blocking stop); nothing once the finder is gone.
+    fn driver(&self) -> crate::done::Driver {
         let shared = Arc::downgrade(&self.shared);
         Arc::new(move |fut| {
             if let Some(s) = shared.upgrade() {
@@ -351,17 +351,15 @@ impl ServiceFinder {
         on_lost: OnLost,
     ) -> Result<Candidacy> {
         let client = self.shared.usable()?.clone();
-        let callback = move |d| match d {
-            Delivery::Leader(Some(l)) => on_elected(&l),
-            Delivery::Error(e) => on_lost(&e),
-            _ => {}
-        };
+        let callback = move |d| candidacy::tell(&on_elected, &on_lost, d);
         let events = self.shared.dispatcher.slot(Box::new(callback), 16) as Arc<dyn Sink>;
         let (name, value) = (name.to_string(), value.to_vec());
-        (self.shared.runtime).block_interruptible(
+        let running = (self.shared.runtime).block_interruptible(
             async move { candidacy::start(client, &name, &value, opts, events) },
             None,
-        )
+        )?;
+        running.drive_with(self.driver());
+        Ok(running)
     }
 
     /// Calls `callback` on the dispatcher thread with the leader of election `name` first,

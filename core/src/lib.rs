@@ -12,7 +12,7 @@
 
 // Layers, each using only those above it: error, settings, clock, sigpipe, threads; keys, failure; retry,
 // endpoints, change, security, metrics, exporter, latency; instance, discovery, auth, tls; config,
-// delivery; member, mailbox, runtime, waits, cache, options; pool; round; reads, dispatch; session,
+// delivery; member, mailbox, runtime, waits, done, cache, options; pool; round; reads, dispatch; session,
 // hub, cluster, kv; registration, membership, lock; election; txn; client; candidacy; finder.
 mod auth;
 mod cache;
@@ -25,6 +25,7 @@ mod config;
 mod delivery;
 mod discovery;
 mod dispatch;
+mod done;
 mod election;
 mod endpoints;
 mod error;

@@ -15,10 +15,11 @@ use std::time::Duration;
 use etcd_client::{
     Compare, CompareOp, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
 };
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch, Notify};
 
 use crate::delivery::{Delivery, Sink};
+use crate::done::{Done, Driver};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hub::{Entry, Hub};
 use crate::pool::{Pending, Pool, Tracker};
@@ -194,20 +195,10 @@ struct Held {
     unlock: Mutex<Option<oneshot::Sender<Tracker>>>,
     pending: Arc<Pending>,
     /// Set once the keeper task ended (after its unlock, if asked).
-    ended: Mutex<bool>,
-    ended_cv: Condvar,
-    ended_async: Notify,
+    ended: Arc<Done>,
     /// How long a blocking unlock waits for the keeper task.
     close_limit: Duration,
-    /// Drives the runtime from a blocking unlock's thread while it waits (a blocking
-    /// finder's), so the keeper task runs at once instead of when the runtime's thread
-    /// next takes it back.
-    driver: std::sync::OnceLock<Driver>,
 }
-
-/// Runs a future to its end on a blocking caller's thread, driving the finder's runtime.
-pub(crate) type Driver =
-    Arc<dyn Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) + Send + Sync>;
 
 impl std::fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -270,27 +261,18 @@ impl LockGuard {
     /// at most the finder's close limit.
     pub fn unlock(&self) {
         self.held.ask_unlock();
-        if let Some(drive) = self.held.driver.get() {
-            let (held, limit) = (self.held.clone(), self.held.close_limit);
-            drive(Box::pin(async move {
-                let _ = tokio::time::timeout(limit, held.ended()).await;
-            }));
-            return;
-        }
-        let end = std::time::Instant::now() + self.held.close_limit;
-        let mut ended = self.held.ended.lock();
-        while !*ended && !self.held.ended_cv.wait_until(&mut ended, end).timed_out() {}
+        self.held.ended.wait_blocking(self.held.close_limit);
     }
 
     /// [`LockGuard::unlock`] for async code.
     pub async fn unlock_async(&self) {
         self.held.ask_unlock();
-        self.held.ended().await
+        self.held.ended.wait().await
     }
 
     /// Has blocking unlocks drive the runtime with `driver` while they wait.
     pub(crate) fn drive_with(&self, driver: Driver) {
-        let _ = self.held.driver.set(driver);
+        self.held.ended.drive_with(driver);
     }
 }
 
@@ -357,22 +339,8 @@ impl Held {
             unlocking: AtomicBool::new(false),
             unlock: Mutex::new(Some(unlock)),
             pending: pool.pending.clone(),
-            ended: Mutex::new(false),
-            ended_cv: Condvar::new(),
-            ended_async: Notify::new(),
+            ended: Arc::default(),
             close_limit: pool.cfg.deadline + Duration::from_secs(1),
-            driver: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Waits until the keeper task ended.
-    async fn ended(&self) {
-        loop {
-            let notified = self.ended_async.notified();
-            if *self.ended.lock() {
-                return;
-            }
-            notified.await;
         }
     }
 
@@ -407,9 +375,7 @@ impl Held {
     fn end(&self, why: &str) {
         self.invalidate(why);
         self.on_lost.lock().take();
-        *self.ended.lock() = true;
-        self.ended_cv.notify_all();
-        self.ended_async.notify_waiters();
+        self.ended.set();
     }
 }
 

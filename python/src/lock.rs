@@ -134,6 +134,13 @@ impl Held {
         self.guard.fence()
     }
 
+    /// The compare that holds only while the lock or leadership is held.
+    fn owner_cmp(&self) -> crate::txn::Compare {
+        crate::txn::Compare {
+            inner: self.fence().owner_cmp(),
+        }
+    }
+
     fn lost_event(&self, py: Python<'_>) -> Py<PyAny> {
         self.is_valid(py);
         self.event.clone_ref(py)
@@ -224,9 +231,7 @@ impl Lock {
 
     /// The compare that holds only while this lock is held, for `finder.txn().when(...)`.
     fn owner_cmp(&self) -> crate::txn::Compare {
-        crate::txn::Compare {
-            inner: self.held.fence().owner_cmp(),
-        }
+        self.held.owner_cmp()
     }
 
     /// Lets go: deletes the key only if it is still this lock's, and revokes its lease.
@@ -319,9 +324,7 @@ impl Leadership {
 
     /// The compare that holds only while this leads, for `finder.txn().when(...)`.
     fn owner_cmp(&self) -> crate::txn::Compare {
-        crate::txn::Compare {
-            inner: self.held.fence().owner_cmp(),
-        }
+        self.held.owner_cmp()
     }
 
     /// Steps down: deletes the key if it is still this leadership's, revokes its lease.
